@@ -1,0 +1,239 @@
+//! `bookings.create`: validate, enqueue for the worker, answer `202` at once.
+//!
+//! A booking is only ever answered `202` after Redis has accepted both the job and its
+//! `pending` record; any failure before that is an error response and nothing is
+//! queued.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use http::{header, HeaderValue, Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::job::{self, Booking, JobSettings, Retry, TimestampFormat};
+use super::{queue, validate};
+use crate::options::{self, OptionsError};
+use crate::{json_response, Handler, HandlerError, HandlerResult, NativeRequest, Stores};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct CreateOptions {
+    /// Sidekiq queue the worker reads.
+    queue: String,
+    /// Job class the worker runs.
+    job_class: String,
+    /// How long a queued booking stays worth processing.
+    #[serde(deserialize_with = "options::duration")]
+    lifespan: Duration,
+    /// Sidekiq's `retry` for the job.
+    retry: Retry,
+    /// Largest request body, in bytes.
+    max_body: usize,
+    /// Major version of the worker fleet's Sidekiq: 6, 7 or 8.
+    sidekiq_version: u8,
+    /// Where a client polls the booking; `{id}` is replaced by the booking id.
+    status_path: String,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions {
+            queue: "bookings".into(),
+            job_class: "BookingJob".into(),
+            lifespan: Duration::from_secs(120),
+            retry: Retry::Enabled(true),
+            max_body: 16 * 1024,
+            sidekiq_version: 7,
+            status_path: "/api/bookings/{id}".into(),
+        }
+    }
+}
+
+struct CreateBooking {
+    job: JobSettings,
+    max_body: usize,
+    status_path: String,
+    stores: Arc<Stores>,
+}
+
+/// The `202` body.
+#[derive(Serialize)]
+struct Accepted<'a> {
+    booking_id: String,
+    status: &'static str,
+    status_url: &'a str,
+}
+
+pub(super) fn build(
+    table: &toml::Table,
+    stores: &Arc<Stores>,
+) -> Result<Arc<dyn Handler>, OptionsError> {
+    let options: CreateOptions = options::parse(table)?;
+    let job = job_settings(&options)?;
+    if !options.status_path.starts_with('/') || !options.status_path.contains("{id}") {
+        return Err(OptionsError(
+            "status_path must start with / and contain {id}".into(),
+        ));
+    }
+    if options.max_body == 0 {
+        return Err(OptionsError("max_body must be at least 1".into()));
+    }
+    Ok(Arc::new(CreateBooking {
+        job,
+        max_body: options.max_body,
+        status_path: options.status_path,
+        stores: stores.clone(),
+    }))
+}
+
+fn job_settings(options: &CreateOptions) -> Result<JobSettings, OptionsError> {
+    let timestamps = TimestampFormat::for_sidekiq(options.sidekiq_version)
+        .ok_or_else(|| OptionsError("sidekiq_version must be 6, 7 or 8".into()))?;
+    if !is_queue_name(&options.queue) {
+        return Err(OptionsError(
+            "queue must be letters, digits, `_`, `-`, `.` or `:`".into(),
+        ));
+    }
+    if !is_class_name(&options.job_class) {
+        return Err(OptionsError(
+            "job_class must be a Ruby class name such as BookingJob".into(),
+        ));
+    }
+    if options.lifespan.is_zero() {
+        return Err(OptionsError("lifespan must be longer than zero".into()));
+    }
+    Ok(JobSettings {
+        queue: options.queue.clone(),
+        class: options.job_class.clone(),
+        retry: options.retry,
+        lifespan_ms: options.lifespan.as_millis().try_into().unwrap_or(i64::MAX),
+        timestamps,
+    })
+}
+
+fn is_queue_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
+}
+
+fn is_class_name(name: &str) -> bool {
+    name.split("::").all(|part| {
+        let mut chars = part.chars();
+        chars.next().is_some_and(|c| c.is_ascii_uppercase())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+#[async_trait]
+impl Handler for CreateBooking {
+    async fn handle(&self, request: NativeRequest) -> HandlerResult {
+        validate::require_json(request.header("content-type"))?;
+        let fields = validate::parse(&request.body)?;
+        let booking = Booking {
+            id: Uuid::new_v4(),
+            event_id: fields.event_id,
+            user_ref: fields.user_ref,
+            quantity: fields.quantity,
+        };
+
+        let jid = job::new_jid();
+        let payload = job::payload(&self.job, &booking, &jid, now_ms());
+        let mut redis = self.stores.redis().await?;
+        self.stores
+            .bounded(
+                "redis",
+                queue::enqueue(&mut redis, &self.job.queue, &payload, &booking, &jid),
+            )
+            .await?;
+
+        self.accepted(&booking)
+    }
+
+    fn body_limit(&self) -> usize {
+        self.max_body
+    }
+
+    fn methods(&self) -> &'static [Method] {
+        &[Method::POST]
+    }
+}
+
+impl CreateBooking {
+    fn accepted(&self, booking: &Booking) -> HandlerResult {
+        let id = booking.id.hyphenated().to_string();
+        let status_url = self.status_path.replace("{id}", &id);
+        let body = Accepted {
+            booking_id: id,
+            status: "pending",
+            status_url: &status_url,
+        };
+
+        let mut response = json_response(StatusCode::ACCEPTED, &body)?;
+        let location = HeaderValue::from_str(&status_url)
+            .map_err(|e| HandlerError::Internal(format!("status url: {e}")))?;
+        response.headers_mut().insert(header::LOCATION, location);
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Ok(response)
+    }
+}
+
+fn now_ms() -> i64 {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    since_epoch.as_millis().try_into().unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options_from(text: &str) -> Result<JobSettings, OptionsError> {
+        let table: toml::Table = toml::from_str(text).unwrap();
+        job_settings(&options::parse(&table)?)
+    }
+
+    #[test]
+    fn options_have_contract_defaults() {
+        let settings = options_from("").unwrap();
+        assert_eq!(settings.queue, "bookings");
+        assert_eq!(settings.class, "BookingJob");
+        assert_eq!(settings.retry, Retry::Enabled(true));
+        assert_eq!(settings.lifespan_ms, 120_000);
+        assert_eq!(settings.timestamps, TimestampFormat::FloatSeconds);
+    }
+
+    #[test]
+    fn options_are_read_and_checked() {
+        let settings =
+            options_from("queue = \"vip\"\nretry = 5\nlifespan = \"30s\"\nsidekiq_version = 8")
+                .unwrap();
+        assert_eq!(settings.queue, "vip");
+        assert_eq!(settings.retry, Retry::Attempts(5));
+        assert_eq!(settings.lifespan_ms, 30_000);
+        assert_eq!(settings.timestamps, TimestampFormat::IntegerMillis);
+
+        for bad in [
+            "sidekiq_version = 5",
+            "queue = \"a b\"",
+            "job_class = \"booking_job\"",
+            "lifespan = \"0s\"",
+            "retry = \"yes\"",
+        ] {
+            assert!(options_from(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn class_names_may_be_namespaced() {
+        assert!(is_class_name("Bookings::CreateJob"));
+        assert!(!is_class_name("Bookings::"));
+        assert!(!is_class_name(""));
+    }
+}

@@ -1,0 +1,107 @@
+//! Headers on the way through: what the upstream learns about the client, and what
+//! the client must not see of the hop between edge and upstream.
+//!
+//! Pingora already strips hop-by-hop request headers (and those the client's
+//! `Connection` header names) before the upstream sees the request; the response side
+//! is ours to clean.
+
+use http::header;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::proxy::Session;
+use pingora::Result;
+
+use super::ctx::RequestCtx;
+
+/// Response headers that describe the edge-upstream connection, not the response.
+const HOP_BY_HOP: [&str; 6] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// Tells the upstream who the client is and which request this is.
+///
+/// An incoming `X-Forwarded-For` is not believed: the edge is the first hop every
+/// public request crosses, so the only address it can vouch for is the peer's.
+pub fn upstream_request(
+    session: &Session,
+    request: &mut RequestHeader,
+    ctx: &RequestCtx,
+) -> Result<()> {
+    if let Some(client) = session.client_addr().and_then(|a| a.as_inet()) {
+        request.insert_header("X-Forwarded-For", client.ip().to_string())?;
+    } else {
+        request.remove_header("X-Forwarded-For");
+    }
+    request.insert_header("X-Forwarded-Proto", "http")?;
+    match session.req_header().headers.get(header::HOST).cloned() {
+        Some(host) => request.insert_header("X-Forwarded-Host", host)?,
+        None => {
+            request.remove_header("X-Forwarded-Host");
+        }
+    }
+    request.insert_header("X-Request-Id", ctx.request_id.as_str())?;
+    Ok(())
+}
+
+/// Drops hop-by-hop headers from an upstream response, except on a protocol switch,
+/// where `Connection` and `Upgrade` are the point.
+pub fn clean_response(response: &mut ResponseHeader) {
+    if response.status == http::StatusCode::SWITCHING_PROTOCOLS {
+        return;
+    }
+    let nominated: Vec<String> = response
+        .headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty() && name != "close" && name != "keep-alive")
+        .collect();
+    for name in nominated.iter().map(String::as_str).chain(HOP_BY_HOP) {
+        // Framing stays Pingora's business.
+        if name != "transfer-encoding" && name != "content-length" {
+            response.remove_header(name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_response_headers_are_dropped() {
+        let mut response = ResponseHeader::build(200, None).unwrap();
+        response
+            .append_header("Connection", "keep-alive, X-Internal")
+            .unwrap();
+        response.append_header("Keep-Alive", "timeout=5").unwrap();
+        response.append_header("X-Internal", "secret").unwrap();
+        response.append_header("Set-Cookie", "a=1").unwrap();
+        response.append_header("Set-Cookie", "b=2").unwrap();
+        response
+            .append_header("Transfer-Encoding", "chunked")
+            .unwrap();
+        clean_response(&mut response);
+
+        assert!(response.headers.get("connection").is_none());
+        assert!(response.headers.get("keep-alive").is_none());
+        assert!(response.headers.get("x-internal").is_none());
+        assert_eq!(response.headers.get_all("set-cookie").iter().count(), 2);
+        assert!(response.headers.get("transfer-encoding").is_some());
+    }
+
+    #[test]
+    fn protocol_switches_keep_their_headers() {
+        let mut response = ResponseHeader::build(101, None).unwrap();
+        response.append_header("Connection", "Upgrade").unwrap();
+        response.append_header("Upgrade", "websocket").unwrap();
+        clean_response(&mut response);
+        assert!(response.headers.get("upgrade").is_some());
+    }
+}

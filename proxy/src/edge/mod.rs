@@ -1,0 +1,159 @@
+//! The edge: Pingora's `ProxyHttp` phases, each a short step that hands the work to a
+//! module named for it.
+//!
+//! - `request_filter`: pick the route; a native route is answered here ([`native`]).
+//! - `upstream_peer`: the next address of the route's upstream.
+//! - `upstream_request_filter` / `response_filter`: forwarding headers ([`forward`]).
+//! - `fail_to_proxy`: the status table for failed pass-through ([`errors`]).
+//! - `logging`: the request's outcome ([`outcome`]).
+
+mod ctx;
+mod errors;
+mod forward;
+mod native;
+mod outcome;
+mod request_id;
+mod respond;
+
+pub use ctx::{RequestCtx, ServedBy};
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::HttpPeer;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::{Error, Result};
+use switchyard_handlers::problem_response;
+
+use crate::config::Config;
+use crate::routing::Target;
+
+/// The edge service. Holds the active configuration; swapping it affects new requests
+/// only.
+pub struct Edge {
+    config: Arc<ArcSwap<Config>>,
+}
+
+impl Edge {
+    pub fn new(config: Arc<ArcSwap<Config>>) -> Self {
+        Edge { config }
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Edge {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new(self.config.load_full())
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        ctx.request_id = request_id::pick(session.req_header());
+        let config = ctx.config.clone();
+        let request = session.req_header();
+        let host = request_host(request);
+        let Some(found) = config.table.find(&request.method, host, request.uri.path()) else {
+            ctx.upstream = Some(config.default_upstream.clone());
+            return Ok(false);
+        };
+
+        ctx.route = Some(found.route.name.clone());
+        match &found.route.target {
+            Target::Upstream(upstream) => {
+                ctx.upstream = Some(upstream.clone());
+                Ok(false)
+            }
+            Target::Native { instance, .. } => {
+                native::serve(session, ctx, instance.clone(), found.params).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let upstream = ctx
+            .upstream
+            .as_ref()
+            .unwrap_or(&ctx.config.default_upstream);
+        let peer = upstream.next_peer();
+        ctx.upstream_address = peer._address.as_inet().copied();
+        Ok(peer)
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        forward::upstream_request(session, upstream_request, ctx)
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        forward::clean_response(upstream_response);
+        respond::stamp(upstream_response, ctx, ServedBy::Upstream)
+    }
+
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, _error: &Error) -> bool {
+        // `logging` writes the one error line a failed request gets.
+        true
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        error: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let no_answer = FailToProxy {
+            error_code: 0,
+            can_reuse_downstream: false,
+        };
+        let Some(problem) = errors::problem_for(error.esource(), error.etype()) else {
+            return no_answer;
+        };
+        ctx.error_code = Some(problem.code);
+        if session.response_written().is_some() {
+            // Part of the upstream's response is already out; all we can do is close.
+            return FailToProxy {
+                error_code: problem.status.as_u16(),
+                ..no_answer
+            };
+        }
+
+        session.set_keepalive(None);
+        let written = respond::write(session, ctx, problem_response(&problem)).await;
+        if let Err(e) = written {
+            log::debug!("could not send the error response: {e}");
+        }
+        FailToProxy {
+            error_code: problem.status.as_u16(),
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut RequestCtx) {
+        outcome::record(session, ctx, error);
+    }
+}
+
+/// The host a request is for: `Host`, or the authority of an absolute-form target.
+fn request_host(request: &RequestHeader) -> Option<&str> {
+    request
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| request.uri.host())
+}

@@ -1,0 +1,42 @@
+//! Writing a response the edge produced itself, native or error, to the client.
+
+use bytes::Bytes;
+use http::{header, Method, Response};
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+use pingora::Result;
+
+use super::ctx::{RequestCtx, ServedBy};
+
+/// Writes `response` with the edge's own headers, and records its status.
+pub async fn write(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    response: Response<Bytes>,
+) -> Result<()> {
+    let (parts, body) = response.into_parts();
+    let mut header = ResponseHeader::build(parts.status, Some(parts.headers.len() + 3))?;
+    for (name, value) in &parts.headers {
+        header.append_header(name.clone(), value.clone())?;
+    }
+    header.insert_header(header::CONTENT_LENGTH, body.len())?;
+    stamp(&mut header, ctx, ServedBy::Native)?;
+    ctx.status = Some(parts.status.as_u16());
+
+    // HEAD gets the headers of the GET, without the body.
+    if session.req_header().method == Method::HEAD || body.is_empty() {
+        return session.write_response_header(Box::new(header), true).await;
+    }
+    session
+        .write_response_header(Box::new(header), false)
+        .await?;
+    session.write_response_body(Some(body), true).await
+}
+
+/// Adds `X-Request-Id` and `X-Served-By`, which every response carries.
+pub fn stamp(header: &mut ResponseHeader, ctx: &mut RequestCtx, served_by: ServedBy) -> Result<()> {
+    header.insert_header("X-Request-Id", ctx.request_id.as_str())?;
+    header.insert_header("X-Served-By", served_by.as_str())?;
+    ctx.served_by = served_by;
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! The `switchyard` binary.
+
+mod check;
+mod cli;
+mod config;
+mod edge;
+mod routing;
+mod server;
+mod upstream;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Run(args) => {
+            init_logging();
+            match server::run(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    log::error!("switchyard cannot start: {error}");
+                    eprintln!("switchyard: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// Logs to stderr at the level `RUST_LOG` sets, `info` by default.
+fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_timestamp_millis()
+        .init();
+}

@@ -1,0 +1,60 @@
+//! Routes and the table that picks one for each request.
+//!
+//! The table is built once per load of `routes.toml` and never changes afterwards;
+//! a reload builds a new table. Matching allocates nothing for routes without
+//! parameters.
+
+mod host;
+mod pattern;
+mod table;
+
+pub use host::HostPattern;
+pub use pattern::PathPattern;
+pub use table::RouteTable;
+
+use std::sync::Arc;
+
+use http::Method;
+use switchyard_handlers::Handler;
+
+use crate::upstream::Upstream;
+
+/// Who answers a route.
+#[derive(Clone)]
+pub enum Target {
+    /// A native handler, by its registered name.
+    Native {
+        handler: String,
+        instance: Arc<dyn Handler>,
+    },
+    /// Passed through to an upstream.
+    Upstream(Arc<Upstream>),
+}
+
+/// One `[[routes]]` entry, ready to serve.
+#[derive(Clone)]
+pub struct Route {
+    /// Name used in logs and metrics.
+    pub name: String,
+    pub pattern: PathPattern,
+    /// `None` takes every method.
+    pub methods: Option<Vec<Method>>,
+    /// `None` takes every host.
+    pub host: Option<HostPattern>,
+    pub target: Target,
+    /// Position in the file, the last tie-breaker of precedence.
+    pub position: usize,
+}
+
+impl Route {
+    /// Whether this route takes a request with `method` and `host`.
+    pub fn accepts(&self, method: &Method, host: Option<&str>) -> bool {
+        let method_ok = self.methods.as_ref().is_none_or(|m| m.contains(method));
+        let host_ok = match (&self.host, host) {
+            (None, _) => true,
+            (Some(pattern), Some(host)) => pattern.matches(host),
+            (Some(_), None) => false,
+        };
+        method_ok && host_ok
+    }
+}

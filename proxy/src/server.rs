@@ -1,0 +1,104 @@
+//! `switchyard run`: load everything, check it, and hand the listener to Pingora.
+//!
+//! Start-up fails fast, with one readable message, on anything an operator must fix:
+//! a broken route file, unreadable server settings, or a database that lacks the
+//! columns the native routes read. A database that cannot be reached at all is not
+//! fatal: the edge still passes traffic through, and native routes answer `503` until
+//! it is back.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::Server;
+use switchyard_handlers::schema::{self, SchemaError};
+use switchyard_handlers::Registry;
+
+use crate::cli::RunArgs;
+use crate::config::{self, Config, ConfigError};
+use crate::edge::Edge;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Routes(#[from] ConfigError),
+    #[error("{}: {message}", path.display())]
+    ServerSettings { path: PathBuf, message: String },
+    #[error("{0}")]
+    Schema(SchemaError),
+    #[error("cannot start the start-up runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Runs the edge until it is told to stop.
+pub fn run(args: RunArgs) -> Result<(), StartError> {
+    let registry = Registry::standard();
+    let config = config::load(&args.routes, &registry)?;
+    let listen = args.listen.unwrap_or(config.listen);
+    verify_schema(&config, &registry)?;
+    let conf = server_settings(&args)?;
+
+    let opt = Opt {
+        upgrade: args.upgrade,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
+    server.bootstrap();
+
+    let config_upstreams: Vec<_> = config.upstreams.values().cloned().collect();
+    let edge = Edge::new(Arc::new(ArcSwap::from_pointee(config)));
+    let mut service = pingora::proxy::http_proxy_service(&server.configuration, edge);
+    service.add_tcp(&listen.to_string());
+    server.add_service(service);
+
+    for upstream in config_upstreams {
+        log::info!("upstream {}: {:?}", upstream.name, upstream.addresses());
+    }
+    log::info!(
+        "switchyard listening on {listen} with routes from {}",
+        args.routes.display()
+    );
+    server.run_forever()
+}
+
+fn server_settings(args: &RunArgs) -> Result<ServerConf, StartError> {
+    let settings_error = |message: String| StartError::ServerSettings {
+        path: args.conf.clone(),
+        message,
+    };
+    let text = std::fs::read_to_string(&args.conf)
+        .map_err(|e| settings_error(format!("cannot read: {e}")))?;
+    ServerConf::from_yaml(&text).map_err(|e| settings_error(e.to_string()))
+}
+
+/// Checks the shared database for the columns the native routes read.
+fn verify_schema(config: &Config, registry: &Registry) -> Result<(), StartError> {
+    let columns = config.required_columns(registry);
+    if columns.is_empty() {
+        return Ok(());
+    }
+    // Pingora builds its own runtimes later; this one only lives for the check.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(StartError::Runtime)?;
+    let url = config.stores.settings().database_url.clone();
+    let timeout = config.stores.settings().connect_timeout;
+    let checked = runtime
+        .block_on(async { tokio::time::timeout(timeout, schema::verify(&url, &columns)).await });
+
+    match checked {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(SchemaError::Unreachable(why))) => {
+            log::warn!("database schema not verified: cannot reach the database ({why}); native catalog routes answer 503 until it is back");
+            Ok(())
+        }
+        Err(_) => {
+            log::warn!("database schema not verified: no answer within {timeout:?}; native catalog routes answer 503 until it is back");
+            Ok(())
+        }
+        Ok(Err(missing)) => Err(StartError::Schema(missing)),
+    }
+}
