@@ -8,6 +8,7 @@
 pub mod client;
 pub mod database;
 pub mod edge;
+pub mod stack;
 pub mod upstream;
 
 // Private so a glob import of this crate does not shadow the `redis` crate.
@@ -26,6 +27,7 @@ pub use edge::{
     binary_path, run_check, run_check_env, CheckOutput, Edge, EdgeConfig, Signal, StartError,
 };
 pub use redis::TestRedis;
+pub use stack::{shipped_routes, Stack};
 pub use upstream::{RecordedRequest, RecordingUpstream, Reply};
 
 /// The Cargo workspace this crate belongs to.

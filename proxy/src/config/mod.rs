@@ -37,3 +37,6 @@ pub fn from_source(path: &Path, source: &str, registry: &Registry) -> Result<Con
     })?;
     model::build(path, source, parsed, registry)
 }
+
+#[cfg(test)]
+mod tests;
