@@ -4,6 +4,7 @@ mod check;
 mod cli;
 mod config;
 mod edge;
+mod reload;
 mod routing;
 mod server;
 mod upstream;

@@ -12,12 +12,14 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
+use pingora::services::background::background_service;
 use switchyard_handlers::schema::{self, SchemaError};
 use switchyard_handlers::Registry;
 
 use crate::cli::RunArgs;
 use crate::config::{self, Config, ConfigError};
 use crate::edge::Edge;
+use crate::reload::Reloader;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -48,10 +50,16 @@ pub fn run(args: RunArgs) -> Result<(), StartError> {
     server.bootstrap();
 
     let config_upstreams: Vec<_> = config.upstreams.values().cloned().collect();
-    let edge = Edge::new(Arc::new(ArcSwap::from_pointee(config)));
-    let mut service = pingora::proxy::http_proxy_service(&server.configuration, edge);
+    let active = Arc::new(ArcSwap::from_pointee(config));
+    let mut service = pingora::proxy::http_proxy_service(&server.configuration, Edge::new(active.clone()));
     service.add_tcp(&listen.to_string());
     server.add_service(service);
+
+    let reloader = Reloader::new(args.routes.clone(), active, listen, args.listen.is_some());
+    let mut reload_service = background_service("route reload", reloader);
+    // It only waits for a signal; a runtime of its own needs no more than one thread.
+    reload_service.threads = Some(1);
+    server.add_service(reload_service);
 
     for upstream in config_upstreams {
         log::info!("upstream {}: {:?}", upstream.name, upstream.addresses());

@@ -1,0 +1,75 @@
+//! Reloading the route file on `SIGHUP` without dropping a request.
+//!
+//! Pingora does not handle `SIGHUP` (by default it would kill the process), so this
+//! background service claims it. A reload loads and checks the file exactly as start-up
+//! does; a valid file replaces the active configuration atomically, and requests in
+//! flight finish on the one they started with. A file that fails to load changes
+//! nothing: the error is logged and the running table stays.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use switchyard_handlers::Registry;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::check::summary;
+use crate::config::{self, Config};
+
+/// Watches for `SIGHUP` and reloads the route file.
+pub struct Reloader {
+    routes: PathBuf,
+    active: Arc<ArcSwap<Config>>,
+    /// The address actually bound; a file that changes it needs a restart.
+    bound: SocketAddr,
+    /// Whether `--listen` overrides the file's `server.listen`.
+    listen_overridden: bool,
+}
+
+impl Reloader {
+    pub fn new(routes: PathBuf, active: Arc<ArcSwap<Config>>, bound: SocketAddr, listen_overridden: bool) -> Self {
+        Reloader { routes, active, bound, listen_overridden }
+    }
+
+    fn reload(&self) {
+        match config::load(&self.routes, &Registry::standard()) {
+            Ok(config) => {
+                if !self.listen_overridden && config.listen != self.bound {
+                    log::warn!(
+                        "server.listen changed to {} but the edge keeps listening on {}: a new address needs a restart",
+                        config.listen,
+                        self.bound
+                    );
+                }
+                log::info!("routes reloaded from {}: {}", self.routes.display(), summary(&config));
+                self.active.store(Arc::new(config));
+            }
+            Err(error) => {
+                log::error!("routes not reloaded, the running table stays: {error}");
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl BackgroundService for Reloader {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(e) => {
+                log::error!("cannot watch SIGHUP, reload is off: {e}");
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                _ = hangups.recv() => self.reload(),
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
