@@ -176,7 +176,9 @@ async fn unknown_and_malformed_booking_ids() {
 async fn bad_requests_get_their_status_and_enqueue_nothing() {
     let stack = Stack::start().await;
     let json = [("Content-Type", "application/json")];
-    let cases: Vec<(&[(&str, &str)], String, u16, &str, &str)> = vec![
+    // (headers, body, status, error code, field the message starts with)
+    type Case<'a> = (&'a [(&'a str, &'a str)], String, u16, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (&[], VALID.into(), 415, "unsupported_media_type", ""),
         (
             &[("Content-Type", "text/plain")],

@@ -24,7 +24,11 @@ addresses = ["${{SECOND}}"]
 async fn wait_until_served_by(edge: &Edge, upstream: &RecordingUpstream) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while upstream.requests().is_empty() {
-        assert!(Instant::now() < deadline, "the reload never took effect:\n{}", edge.logs());
+        assert!(
+            Instant::now() < deadline,
+            "the reload never took effect:\n{}",
+            edge.logs()
+        );
         let response = get(edge.addr(), "/which").await;
         assert_eq!(response.status, 200);
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -45,11 +49,14 @@ async fn sighup_swaps_in_a_valid_file_and_keeps_the_table_on_a_broken_one() {
     std::fs::write(edge.routes_path(), routes("second")).unwrap();
     edge.signal(Signal::SIGHUP);
     wait_until_served_by(&edge, &second).await;
-    edge.wait_for_log("routes reloaded", Duration::from_secs(5)).await;
+    edge.wait_for_log("routes reloaded", Duration::from_secs(5))
+        .await;
 
     std::fs::write(edge.routes_path(), routes("third")).unwrap();
     edge.signal(Signal::SIGHUP);
-    let logs = edge.wait_for_log("routes not reloaded", Duration::from_secs(5)).await;
+    let logs = edge
+        .wait_for_log("routes not reloaded", Duration::from_secs(5))
+        .await;
     assert!(logs.contains("unknown upstream `third`"), "{logs}");
 
     let served_before = second.requests().len();
