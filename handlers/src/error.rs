@@ -40,6 +40,21 @@ pub enum HandlerError {
     #[error("{0} not found")]
     NotFound(&'static str),
 
+    /// A header has the wrong form.
+    #[error("invalid header `{name}`: {message}")]
+    InvalidHeader { name: &'static str, message: String },
+
+    /// The request contradicts an earlier one (an idempotency key reused for another body).
+    #[error("conflict: {0}")]
+    Conflict(String),
+
+    /// Accepting the request now would only queue work that cannot be done in time.
+    #[error("overloaded: {reason}")]
+    Overloaded {
+        reason: String,
+        retry_after: Duration,
+    },
+
     /// PostgreSQL or Redis could not be reached in time.
     #[error("{store} unavailable: {detail}")]
     StoreUnavailable { store: &'static str, detail: String },
@@ -102,6 +117,20 @@ impl HandlerError {
                 "invalid_field",
                 format!("{field}: {message}"),
             ),
+            Self::InvalidHeader { name, message } => Problem::new(
+                S::BAD_REQUEST,
+                "invalid_header",
+                format!("{name}: {message}"),
+            ),
+            Self::Conflict(message) => Problem::new(S::CONFLICT, "conflict", message.clone()),
+            Self::Overloaded { retry_after, .. } => Problem {
+                retry_after: Some(*retry_after),
+                ..Problem::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    "bookings are arriving faster than they can be processed; retry later",
+                )
+            },
             Self::NotFound(what) => {
                 Problem::new(S::NOT_FOUND, "not_found", format!("no such {what}"))
             }
@@ -205,6 +234,23 @@ mod tests {
                 "invalid_field",
             ),
             (HandlerError::NotFound("event"), 404, "not_found"),
+            (
+                HandlerError::InvalidHeader {
+                    name: "Idempotency-Key",
+                    message: "x".into(),
+                },
+                400,
+                "invalid_header",
+            ),
+            (HandlerError::Conflict("x".into()), 409, "conflict"),
+            (
+                HandlerError::Overloaded {
+                    reason: "queue full".into(),
+                    retry_after: Duration::from_secs(5),
+                },
+                503,
+                "overloaded",
+            ),
             (
                 HandlerError::StoreUnavailable {
                     store: "redis",

@@ -9,11 +9,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use http::{header, HeaderValue, Method, StatusCode};
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::job::{self, Booking, JobSettings, Retry, TimestampFormat};
-use super::{queue, validate};
+use super::queue::{self, Admission, Enqueue, Enqueued, Idempotency};
+use super::{record, validate};
 use crate::options::{self, OptionsError};
 use crate::{json_response, Handler, HandlerError, HandlerResult, NativeRequest, Stores};
 
@@ -35,6 +38,18 @@ struct CreateOptions {
     sidekiq_version: u8,
     /// Where a client polls the booking; `{id}` is replaced by the booking id.
     status_path: String,
+    /// Most jobs the queue may hold before bookings are refused; none by default.
+    max_queue_depth: Option<u64>,
+    /// Oldest the queue's oldest job may be before bookings are refused. Defaults to
+    /// `lifespan`: past it, a new booking would only wait to expire. `"0s"` turns it off.
+    #[serde(deserialize_with = "options::optional_duration")]
+    max_queue_latency: Option<Duration>,
+    /// How long an `Idempotency-Key` is remembered.
+    #[serde(deserialize_with = "options::duration")]
+    idempotency_ttl: Duration,
+    /// `Retry-After` sent with a refusal for overload.
+    #[serde(deserialize_with = "options::duration")]
+    overload_retry_after: Duration,
 }
 
 impl Default for CreateOptions {
@@ -47,6 +62,10 @@ impl Default for CreateOptions {
             max_body: 16 * 1024,
             sidekiq_version: 7,
             status_path: "/api/bookings/{id}".into(),
+            max_queue_depth: None,
+            max_queue_latency: None,
+            idempotency_ttl: Duration::from_secs(24 * 60 * 60),
+            overload_retry_after: Duration::from_secs(5),
         }
     }
 }
@@ -55,14 +74,20 @@ struct CreateBooking {
     job: JobSettings,
     max_body: usize,
     status_path: String,
+    admission: Admission,
+    idempotency_ttl: Duration,
+    overload_retry_after: Duration,
     stores: Arc<Stores>,
 }
+
+/// Longest `Idempotency-Key` accepted.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// The `202` body.
 #[derive(Serialize)]
 struct Accepted<'a> {
-    booking_id: String,
-    status: &'static str,
+    booking_id: &'a str,
+    status: &'a str,
     status_url: &'a str,
 }
 
@@ -80,10 +105,18 @@ pub(super) fn build(
     if options.max_body == 0 {
         return Err(OptionsError("max_body must be at least 1".into()));
     }
+    let max_latency = options.max_queue_latency.unwrap_or(options.lifespan);
+    let admission = Admission {
+        max_depth: options.max_queue_depth.filter(|depth| *depth > 0),
+        max_latency: (!max_latency.is_zero()).then_some(max_latency),
+    };
     Ok(Arc::new(CreateBooking {
         job,
         max_body: options.max_body,
         status_path: options.status_path,
+        admission,
+        idempotency_ttl: options.idempotency_ttl,
+        overload_retry_after: options.overload_retry_after,
         stores: stores.clone(),
     }))
 }
@@ -133,24 +166,33 @@ impl Handler for CreateBooking {
     async fn handle(&self, request: NativeRequest) -> HandlerResult {
         validate::require_json(request.header("content-type"))?;
         let fields = validate::parse(&request.body)?;
+        let key = idempotency_key(&request)?;
         let booking = Booking {
             id: Uuid::new_v4(),
             event_id: fields.event_id,
-            user_ref: fields.user_ref,
+            user_ref: fields.user_ref.clone(),
             quantity: fields.quantity,
         };
 
         let jid = job::new_jid();
-        let payload = job::payload(&self.job, &booking, &jid, now_ms());
+        let now = now_ms();
+        let payload = job::payload(&self.job, &booking, &jid, now);
+        let fingerprint = fields.fingerprint();
+        let request = Enqueue {
+            queue: &self.job.queue,
+            payload: &payload,
+            booking: &booking,
+            jid: &jid,
+            admission: self.admission,
+            idempotency: key.map(|key| self.idempotency(key, &fingerprint)),
+            now_ms: now,
+        };
         let mut redis = self.stores.redis().await?;
-        self.stores
-            .bounded(
-                "redis",
-                queue::enqueue(&mut redis, &self.job.queue, &payload, &booking, &jid),
-            )
+        let outcome = self
+            .stores
+            .bounded("redis", queue::enqueue(&mut redis, &request))
             .await?;
-
-        self.accepted(&booking)
+        self.answer(outcome, &booking, &mut redis).await
     }
 
     fn body_limit(&self) -> usize {
@@ -163,24 +205,98 @@ impl Handler for CreateBooking {
 }
 
 impl CreateBooking {
-    fn accepted(&self, booking: &Booking) -> HandlerResult {
-        let id = booking.id.hyphenated().to_string();
-        let status_url = self.status_path.replace("{id}", &id);
+    fn idempotency<'a>(&self, key: &str, fingerprint: &'a str) -> Idempotency<'a> {
+        Idempotency {
+            key: format!("switchyard:idempotency:{}:{key}", self.job.queue),
+            fingerprint,
+            ttl: self.idempotency_ttl,
+        }
+    }
+
+    /// Turns the script's decision into the client's answer.
+    async fn answer(
+        &self,
+        outcome: Enqueued,
+        booking: &Booking,
+        redis: &mut ConnectionManager,
+    ) -> HandlerResult {
+        match outcome {
+            Enqueued::Queued => {
+                self.accepted(&booking.id.hyphenated().to_string(), "pending", false)
+            }
+            Enqueued::Replay(id) => {
+                let status = self.current_status(redis, &id).await?;
+                self.accepted(&id, &status, true)
+            }
+            Enqueued::Conflict => Err(HandlerError::Conflict(
+                "this Idempotency-Key was already used for a different booking request".into(),
+            )),
+            Enqueued::Full { depth } => Err(self.overloaded(format!("queue holds {depth} jobs"))),
+            Enqueued::Late { latency } => {
+                Err(self.overloaded(format!("oldest job waited {latency:?}")))
+            }
+        }
+    }
+
+    fn overloaded(&self, reason: String) -> HandlerError {
+        HandlerError::Overloaded {
+            reason,
+            retry_after: self.overload_retry_after,
+        }
+    }
+
+    /// The status of an earlier booking, for a replayed request.
+    async fn current_status(
+        &self,
+        redis: &mut ConnectionManager,
+        id: &str,
+    ) -> Result<String, HandlerError> {
+        let key = record::key(&id);
+        let status: Option<String> = self
+            .stores
+            .bounded("redis", async { Ok(redis.hget(key, "status").await?) })
+            .await?;
+        // The record lives as long as the key; a missing one can only be pending.
+        Ok(status.unwrap_or_else(|| "pending".into()))
+    }
+
+    fn accepted(&self, id: &str, status: &str, replayed: bool) -> HandlerResult {
+        let status_url = self.status_path.replace("{id}", id);
         let body = Accepted {
             booking_id: id,
-            status: "pending",
+            status,
             status_url: &status_url,
         };
 
         let mut response = json_response(StatusCode::ACCEPTED, &body)?;
+        let headers = response.headers_mut();
         let location = HeaderValue::from_str(&status_url)
             .map_err(|e| HandlerError::Internal(format!("status url: {e}")))?;
-        response.headers_mut().insert(header::LOCATION, location);
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::LOCATION, location);
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if replayed {
+            headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+        }
         Ok(response)
     }
+}
+
+/// The request's `Idempotency-Key`, when it sent one.
+fn idempotency_key(request: &NativeRequest) -> Result<Option<&str>, HandlerError> {
+    let Some(value) = request.headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or("");
+    let printable = key.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || !printable {
+        return Err(HandlerError::InvalidHeader {
+            name: "Idempotency-Key",
+            message: format!(
+                "must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters without spaces"
+            ),
+        });
+    }
+    Ok(Some(key))
 }
 
 fn now_ms() -> i64 {

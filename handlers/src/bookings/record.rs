@@ -9,9 +9,9 @@ use uuid::Uuid;
 /// Seconds a status record lives, as the contract fixes it: one day.
 pub const RECORD_TTL_SECONDS: i64 = 24 * 60 * 60;
 
-/// The Redis key of a booking's status record.
-pub fn key(id: &Uuid) -> String {
-    format!("booking:{}", id.hyphenated())
+/// The Redis key of a booking's status record; `id` in its hyphenated form.
+pub fn key(id: &impl std::fmt::Display) -> String {
+    format!("booking:{id}")
 }
 
 /// A status record as a client reads it.

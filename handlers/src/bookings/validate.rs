@@ -15,11 +15,19 @@ pub const MAX_USER_REF_CHARS: usize = 255;
 const FIELDS: [&str; 3] = ["event_id", "quantity", "user_ref"];
 
 /// A request that passed validation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BookingRequest {
     pub event_id: i64,
     pub quantity: i64,
     pub user_ref: String,
+}
+
+impl BookingRequest {
+    /// The request in one canonical form, so that repeats differing only in JSON
+    /// layout or key order count as the same request.
+    pub fn fingerprint(&self) -> String {
+        serde_json::to_string(self).expect("a validated booking always serializes")
+    }
 }
 
 /// Checks that the declared content type is JSON (`application/json` or `*/*+json`).
@@ -181,6 +189,15 @@ mod tests {
             "é".repeat(255)
         );
         assert!(parse(body.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn fingerprints_ignore_layout_but_not_values() {
+        let a = parse(br#"{"event_id": 3, "quantity": 2, "user_ref": "u"}"#).unwrap();
+        let b = parse(br#"{"user_ref":"u","quantity":2,"event_id":3}"#).unwrap();
+        let c = parse(br#"{"event_id": 3, "quantity": 1, "user_ref": "u"}"#).unwrap();
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.fingerprint(), c.fingerprint());
     }
 
     #[test]
