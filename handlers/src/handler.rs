@@ -1,14 +1,13 @@
 //! The contract between the edge and a native handler.
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use http::{Method, Response};
 
-use crate::{HandlerError, NativeRequest};
+use crate::{Body, HandlerError, NativeRequest};
 
 /// What a handler answers: a complete response, or an error the edge renders through
 /// the one status table in [`HandlerError::problem`].
-pub type HandlerResult = Result<Response<Bytes>, HandlerError>;
+pub type HandlerResult = Result<Response<Body>, HandlerError>;
 
 /// A native handler, built once per route when the route table loads and shared by
 /// every request on that route.

@@ -9,6 +9,7 @@
 //! A route names a handler by its registered name (`catalog.show_event`); the
 //! [`Registry`] turns that name and the route's options into a ready [`Handler`].
 
+mod body;
 pub mod bookings;
 pub mod catalog;
 mod error;
@@ -20,6 +21,7 @@ mod response;
 pub mod schema;
 mod stores;
 
+pub use body::Body;
 pub use error::{HandlerError, Problem};
 pub use handler::{Handler, HandlerResult};
 pub use options::OptionsError;

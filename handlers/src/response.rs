@@ -4,13 +4,13 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 use serde::Serialize;
 
-use crate::{HandlerError, Problem};
+use crate::{Body, HandlerError, Problem};
 
 /// A JSON response with `status` and the serialized `body`.
 pub fn json_response<T: Serialize>(
     status: StatusCode,
     body: &T,
-) -> Result<Response<Bytes>, HandlerError> {
+) -> Result<Response<Body>, HandlerError> {
     let bytes = serde_json::to_vec(body)
         .map_err(|e| HandlerError::Internal(format!("serializing a response: {e}")))?;
     Ok(json_bytes_response(status, Bytes::from(bytes)))
@@ -18,7 +18,7 @@ pub fn json_response<T: Serialize>(
 
 /// The response for a problem: `{"error": code, "message": ...}` and, when the client
 /// should come back later, `Retry-After` in whole seconds.
-pub fn problem_response(problem: &Problem) -> Response<Bytes> {
+pub fn problem_response(problem: &Problem) -> Response<Body> {
     let body = serde_json::json!({ "error": problem.code, "message": problem.message });
     let mut response = json_bytes_response(problem.status, Bytes::from(body.to_string()));
     if let Some(after) = problem.retry_after {
@@ -30,8 +30,8 @@ pub fn problem_response(problem: &Problem) -> Response<Bytes> {
     response
 }
 
-fn json_bytes_response(status: StatusCode, body: Bytes) -> Response<Bytes> {
-    let mut response = Response::new(body);
+fn json_bytes_response(status: StatusCode, body: Bytes) -> Response<Body> {
+    let mut response = Response::new(Body::Full(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -54,7 +54,8 @@ mod tests {
         let response = problem_response(&problem);
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
-        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        let body: serde_json::Value =
+            serde_json::from_slice(response.body().as_full().unwrap()).unwrap();
         assert_eq!(body["error"], "unavailable");
         assert!(body["message"].is_string());
     }

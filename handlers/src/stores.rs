@@ -65,6 +65,11 @@ impl Stores {
         })
     }
 
+    /// The Redis client, for connections of their own (subscriptions).
+    pub fn redis_client(&self) -> &redis::Client {
+        &self.redis_client
+    }
+
     /// The settings these stores were made with.
     pub fn settings(&self) -> &StoreSettings {
         &self.settings

@@ -31,8 +31,18 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    pub fn new(routes: PathBuf, active: Arc<ArcSwap<Config>>, bound: SocketAddr, listen_overridden: bool) -> Self {
-        Reloader { routes, active, bound, listen_overridden }
+    pub fn new(
+        routes: PathBuf,
+        active: Arc<ArcSwap<Config>>,
+        bound: SocketAddr,
+        listen_overridden: bool,
+    ) -> Self {
+        Reloader {
+            routes,
+            active,
+            bound,
+            listen_overridden,
+        }
     }
 
     fn reload(&self) {
@@ -45,7 +55,11 @@ impl Reloader {
                         self.bound
                     );
                 }
-                log::info!("routes reloaded from {}: {}", self.routes.display(), summary(&config));
+                log::info!(
+                    "routes reloaded from {}: {}",
+                    self.routes.display(),
+                    summary(&config)
+                );
                 self.active.store(Arc::new(config));
             }
             Err(error) => {

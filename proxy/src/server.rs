@@ -51,7 +51,8 @@ pub fn run(args: RunArgs) -> Result<(), StartError> {
 
     let config_upstreams: Vec<_> = config.upstreams.values().cloned().collect();
     let active = Arc::new(ArcSwap::from_pointee(config));
-    let mut service = pingora::proxy::http_proxy_service(&server.configuration, Edge::new(active.clone()));
+    let mut service =
+        pingora::proxy::http_proxy_service(&server.configuration, Edge::new(active.clone()));
     service.add_tcp(&listen.to_string());
     server.add_service(service);
 

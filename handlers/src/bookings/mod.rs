@@ -9,6 +9,7 @@ pub mod job;
 mod queue;
 pub mod record;
 mod status;
+pub mod updates;
 mod validate;
 
 use crate::RegistryEntry;

@@ -29,6 +29,11 @@ pub struct StatusRecord {
 }
 
 impl StatusRecord {
+    /// Whether the worker is done with the booking.
+    pub fn is_final(&self) -> bool {
+        matches!(self.status.as_str(), "confirmed" | "rejected" | "expired")
+    }
+
     /// Reads the hash's fields; `None` when the hash has no `status` (no such booking).
     pub fn from_fields(id: &Uuid, mut fields: HashMap<String, String>) -> Option<Self> {
         let status = fields.remove("status")?;

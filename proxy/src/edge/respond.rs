@@ -5,6 +5,8 @@ use http::{header, Method, Response};
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use pingora::Result;
+use switchyard_handlers::Body;
+use tokio::sync::mpsc;
 
 use super::ctx::{RequestCtx, ServedBy};
 
@@ -12,25 +14,63 @@ use super::ctx::{RequestCtx, ServedBy};
 pub async fn write(
     session: &mut Session,
     ctx: &mut RequestCtx,
-    response: Response<Bytes>,
+    response: Response<Body>,
 ) -> Result<()> {
     let (parts, body) = response.into_parts();
     let mut header = ResponseHeader::build(parts.status, Some(parts.headers.len() + 3))?;
     for (name, value) in &parts.headers {
         header.append_header(name.clone(), value.clone())?;
     }
-    header.insert_header(header::CONTENT_LENGTH, body.len())?;
     stamp(&mut header, ctx, ServedBy::Native)?;
     ctx.status = Some(parts.status.as_u16());
 
     // HEAD gets the headers of the GET, without the body.
-    if session.req_header().method == Method::HEAD || body.is_empty() {
+    let head_only = session.req_header().method == Method::HEAD;
+    match body {
+        Body::Full(bytes) => {
+            header.insert_header(header::CONTENT_LENGTH, bytes.len())?;
+            write_full(session, header, bytes, head_only).await
+        }
+        Body::Stream(chunks) => {
+            header.insert_header(header::TRANSFER_ENCODING, "chunked")?;
+            write_stream(session, header, chunks, head_only).await
+        }
+    }
+}
+
+async fn write_full(
+    session: &mut Session,
+    header: ResponseHeader,
+    body: Bytes,
+    head_only: bool,
+) -> Result<()> {
+    if head_only || body.is_empty() {
         return session.write_response_header(Box::new(header), true).await;
     }
     session
         .write_response_header(Box::new(header), false)
         .await?;
     session.write_response_body(Some(body), true).await
+}
+
+/// Sends chunks as the handler produces them. Dropping `chunks` when the client is
+/// gone tells the producer to stop.
+async fn write_stream(
+    session: &mut Session,
+    header: ResponseHeader,
+    mut chunks: mpsc::Receiver<Bytes>,
+    head_only: bool,
+) -> Result<()> {
+    session
+        .write_response_header(Box::new(header), head_only)
+        .await?;
+    if head_only {
+        return Ok(());
+    }
+    while let Some(chunk) = chunks.recv().await {
+        session.write_response_body(Some(chunk), false).await?;
+    }
+    session.write_response_body(None, true).await
 }
 
 /// Adds `X-Request-Id` and `X-Served-By`, which every response carries.
