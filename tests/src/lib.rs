@@ -8,6 +8,7 @@
 pub mod client;
 pub mod database;
 pub mod edge;
+pub mod redis_server;
 pub mod stack;
 pub mod upstream;
 
@@ -27,6 +28,7 @@ pub use edge::{
     binary_path, run_check, run_check_env, CheckOutput, Edge, EdgeConfig, Signal, StartError,
 };
 pub use redis::TestRedis;
+pub use redis_server::PrivateRedis;
 pub use stack::{shipped_routes, Stack};
 pub use upstream::{RecordedRequest, RecordingUpstream, Reply};
 
