@@ -9,6 +9,7 @@ pub mod client;
 pub mod database;
 pub mod edge;
 pub mod redis_server;
+pub mod sidekiq;
 pub mod stack;
 pub mod upstream;
 
@@ -29,6 +30,7 @@ pub use edge::{
 };
 pub use redis::TestRedis;
 pub use redis_server::PrivateRedis;
+pub use sidekiq::SidekiqWorker;
 pub use stack::{shipped_routes, Stack};
 pub use upstream::{RecordedRequest, RecordingUpstream, Reply};
 
