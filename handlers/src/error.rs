@@ -32,6 +32,14 @@ pub enum HandlerError {
     #[error("body over the limit of {limit} bytes")]
     BodyTooLarge { limit: usize },
 
+    /// The body's framing is broken (a bad chunk, say).
+    #[error("malformed request body: {0}")]
+    MalformedBody(String),
+
+    /// The client stopped sending its body.
+    #[error("request body timed out")]
+    BodyTimeout,
+
     /// The JSON is well formed but a field fails validation.
     #[error("field `{field}`: {message}")]
     InvalidField { field: String, message: String },
@@ -107,10 +115,25 @@ impl HandlerError {
                 "unsupported_media_type",
                 format!("send the body as application/json (got {found:?})"),
             ),
+            Self::BodyTooLarge { limit: 0 } => Problem::new(
+                S::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "this route takes no request body",
+            ),
             Self::BodyTooLarge { limit } => Problem::new(
                 S::PAYLOAD_TOO_LARGE,
                 "body_too_large",
                 format!("the body must be at most {limit} bytes"),
+            ),
+            Self::MalformedBody(why) => Problem::new(
+                S::BAD_REQUEST,
+                "malformed_body",
+                format!("the request body could not be read: {why}"),
+            ),
+            Self::BodyTimeout => Problem::new(
+                S::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body did not arrive in time",
             ),
             Self::InvalidField { field, message } => Problem::new(
                 S::UNPROCESSABLE_ENTITY,

@@ -27,4 +27,19 @@ pub trait Handler: Send + Sync {
 
     /// Methods the handler answers; a route without `methods` takes exactly these.
     fn methods(&self) -> &'static [Method];
+
+    /// Values worth watching, read when metrics are scraped (a queue's depth, say).
+    async fn gauges(&self) -> Vec<Gauge> {
+        Vec::new()
+    }
+}
+
+/// One value a handler reports at scrape time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gauge {
+    /// Metric-style name, e.g. `booking_queue_depth`.
+    pub name: &'static str,
+    /// What it is about, e.g. the queue's name.
+    pub subject: String,
+    pub value: f64,
 }

@@ -20,10 +20,11 @@ mod request;
 mod response;
 pub mod schema;
 mod stores;
+pub mod worker;
 
 pub use body::Body;
 pub use error::{HandlerError, Problem};
-pub use handler::{Handler, HandlerResult};
+pub use handler::{Gauge, Handler, HandlerResult};
 pub use options::OptionsError;
 pub use registry::{Registry, RegistryEntry};
 pub use request::{NativeRequest, PathParams};

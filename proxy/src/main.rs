@@ -8,6 +8,7 @@ mod reload;
 mod routing;
 mod server;
 mod upstream;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,10 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Worker(args) => {
+            init_logging();
+            worker::run(args)
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod redis_server;
 pub mod sidekiq;
 pub mod stack;
 pub mod upstream;
+pub mod worker;
 
 // Private so a glob import of this crate does not shadow the `redis` crate.
 mod redis;
@@ -33,6 +34,7 @@ pub use redis_server::PrivateRedis;
 pub use sidekiq::SidekiqWorker;
 pub use stack::{shipped_routes, Stack};
 pub use upstream::{RecordedRequest, RecordingUpstream, Reply};
+pub use worker::{now_ms, poll, BookingJob, Updates, WorkerConfig, WorkerProcess};
 
 /// The Cargo workspace this crate belongs to.
 pub fn workspace_root() -> PathBuf {

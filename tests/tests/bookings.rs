@@ -389,3 +389,50 @@ status_path = "/status/{{id}}"
     assert_eq!(job["enqueued_at"], job["args"][4]);
     redis.del(&format!("booking:{id}")).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_chunked_framing_is_400_not_500() {
+    let stack = Stack::start().await;
+    let mut connection = Connection::open(stack.edge.addr()).await;
+    let raw = "POST /api/bookings HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n";
+    let response = connection.send_raw(raw.as_bytes()).await;
+    assert_eq!(response.status, 400, "{}", response.text());
+    assert_eq!(response.json()["error"], "malformed_body");
+    assert_eq!(queue_length(&stack.redis, &stack.queue).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expect_100_continue_is_answered_before_the_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let stack = Stack::start().await;
+    let mut socket = tokio::net::TcpStream::connect(stack.edge.addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/bookings HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        VALID.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+
+    let mut interim = [0u8; 64];
+    let read =
+        tokio::time::timeout(std::time::Duration::from_secs(5), socket.read(&mut interim)).await;
+    let n = read
+        .expect("no 100 Continue before the body was sent")
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&interim[..n]).starts_with("HTTP/1.1 100"),
+        "{}",
+        String::from_utf8_lossy(&interim[..n])
+    );
+
+    socket.write_all(VALID.as_bytes()).await.unwrap();
+    let mut rest = String::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        socket.read_to_string(&mut rest),
+    )
+    .await;
+    assert!(rest.contains(" 202 "), "{rest}");
+}

@@ -18,7 +18,7 @@ use super::job::{self, Booking, JobSettings, Retry, TimestampFormat};
 use super::queue::{self, Admission, Enqueue, Enqueued, Idempotency};
 use super::{record, validate};
 use crate::options::{self, OptionsError};
-use crate::{json_response, Handler, HandlerError, HandlerResult, NativeRequest, Stores};
+use crate::{json_response, Gauge, Handler, HandlerError, HandlerResult, NativeRequest, Stores};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -202,6 +202,25 @@ impl Handler for CreateBooking {
     fn methods(&self) -> &'static [Method] {
         &[Method::POST]
     }
+
+    async fn gauges(&self) -> Vec<Gauge> {
+        let stats = async {
+            let mut redis = self.stores.redis().await?;
+            self.stores
+                .bounded("redis", queue::stats(&mut redis, &self.job.queue, now_ms()))
+                .await
+        };
+        match stats.await {
+            Ok((depth, latency)) => vec![
+                self.gauge("booking_queue_depth", depth as f64),
+                self.gauge("booking_queue_latency_seconds", latency.as_secs_f64()),
+            ],
+            Err(e) => {
+                log::warn!("queue {} not measured: {e}", self.job.queue);
+                Vec::new()
+            }
+        }
+    }
 }
 
 impl CreateBooking {
@@ -235,6 +254,14 @@ impl CreateBooking {
             Enqueued::Late { latency } => {
                 Err(self.overloaded(format!("oldest job waited {latency:?}")))
             }
+        }
+    }
+
+    fn gauge(&self, name: &'static str, value: f64) -> Gauge {
+        Gauge {
+            name,
+            subject: self.job.queue.clone(),
+            value,
         }
     }
 

@@ -46,10 +46,23 @@ pub fn require_json(content_type: Option<&str>) -> Result<(), HandlerError> {
     }
 }
 
+/// The booking fields, only to catch a field given twice: serde refuses a duplicate
+/// field of a struct, where a JSON object would silently keep the last value.
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct FieldsOnce {
+    event_id: Option<serde::de::IgnoredAny>,
+    quantity: Option<serde::de::IgnoredAny>,
+    user_ref: Option<serde::de::IgnoredAny>,
+}
+
 /// Parses and validates a booking request body.
 pub fn parse(body: &[u8]) -> Result<BookingRequest, HandlerError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| HandlerError::MalformedJson(e.to_string()))?;
+    if value.is_object() {
+        reject_duplicate_fields(body)?;
+    }
     let Value::Object(object) = value else {
         return Err(HandlerError::invalid_field("body", "must be a JSON object"));
     };
@@ -65,6 +78,20 @@ pub fn parse(body: &[u8]) -> Result<BookingRequest, HandlerError> {
         quantity: integer(&object, "quantity", 1, MAX_QUANTITY)?,
         user_ref: user_ref(&object)?,
     })
+}
+
+fn reject_duplicate_fields(body: &[u8]) -> Result<(), HandlerError> {
+    let Err(error) = serde_json::from_slice::<FieldsOnce>(body) else {
+        return Ok(());
+    };
+    let message = error.to_string();
+    let duplicate = FIELDS
+        .iter()
+        .find(|field| message.contains(&format!("duplicate field `{field}`")));
+    match duplicate {
+        Some(field) => Err(HandlerError::invalid_field(*field, "is given more than once")),
+        None => Ok(()),
+    }
 }
 
 fn integer(
@@ -101,6 +128,10 @@ fn user_ref(object: &Map<String, Value>) -> Result<String, HandlerError> {
     if chars == 0 || chars > MAX_USER_REF_CHARS {
         let message = format!("must be 1 to {MAX_USER_REF_CHARS} characters, got {chars}");
         return Err(HandlerError::invalid_field("user_ref", message));
+    }
+    // Control characters (a NUL above all) break workers and logs downstream.
+    if text.chars().any(char::is_control) {
+        return Err(HandlerError::invalid_field("user_ref", "must not contain control characters"));
     }
     Ok(text.to_owned())
 }
@@ -172,6 +203,10 @@ mod tests {
                 "seat",
             ),
             (r#"[1, 2]"#.to_owned(), "body"),
+            (r#"{"event_id": 3, "quantity": 1, "user_ref": "nul\u0000x"}"#.to_owned(), "user_ref"),
+            (r#"{"event_id": 3, "quantity": 1, "user_ref": "tab\tx"}"#.to_owned(), "user_ref"),
+            (r#"{"event_id": 3, "event_id": 999, "quantity": 1, "user_ref": "u"}"#.to_owned(), "event_id"),
+            (r#"{"event_id": 3, "quantity": 1, "user_ref": "u", "user_ref": "v"}"#.to_owned(), "user_ref"),
         ];
         for (body, field) in cases {
             assert_eq!(

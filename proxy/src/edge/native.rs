@@ -60,9 +60,12 @@ fn request(session: &Session, params: PathParams, body: Bytes) -> NativeRequest 
 
 /// Reads the whole body, or reports it too large as soon as that is known (from
 /// `Content-Length`, before reading anything, when the client sends one).
+///
+/// The outer error is a client that went away (nothing left to answer); the inner one
+/// is answered to the client.
 async fn read_body(session: &mut Session, limit: usize) -> Result<Result<Bytes, HandlerError>> {
-    let declared = session
-        .req_header()
+    let header = session.req_header();
+    let declared = header
         .headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -70,13 +73,46 @@ async fn read_body(session: &mut Session, limit: usize) -> Result<Result<Bytes, 
     if declared.is_some_and(|length| length > limit as u64) {
         return Ok(Err(HandlerError::BodyTooLarge { limit }));
     }
+    if expects_continue(header) && limit > 0 {
+        // The client holds its body back until we say we want it.
+        session
+            .as_downstream_mut()
+            .write_continue_response()
+            .await?;
+    }
 
     let mut body = BytesMut::new();
-    while let Some(chunk) = session.read_request_body().await? {
+    loop {
+        let chunk = match session.read_request_body().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => return Ok(Ok(body.freeze())),
+            Err(error) => return body_error(session, error),
+        };
         if body.len() + chunk.len() > limit {
             return Ok(Err(HandlerError::BodyTooLarge { limit }));
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Ok(body.freeze()))
+}
+
+fn expects_continue(header: &pingora::http::RequestHeader) -> bool {
+    header
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
+/// A body that could not be read is the client's doing: a stall is `408`, broken
+/// framing `400`, and a client that left gets no answer at all.
+fn body_error(
+    session: &mut Session,
+    error: Box<pingora::Error>,
+) -> Result<Result<Bytes, HandlerError>> {
+    use pingora::ErrorType as E;
+    session.set_keepalive(None);
+    match error.etype() {
+        E::ConnectionClosed | E::ReadError | E::WriteError => Err(error),
+        E::ReadTimedout => Ok(Err(HandlerError::BodyTimeout)),
+        other => Ok(Err(HandlerError::MalformedBody(other.as_str().to_owned()))),
+    }
 }
