@@ -18,6 +18,8 @@ pub struct RegistryEntry {
     pub build: Build,
     /// Database columns the handler reads, checked at start-up.
     pub columns: &'static [Column],
+    /// Path parameters the handler reads; its route's pattern must capture them.
+    pub params: &'static [&'static str],
 }
 
 /// The handlers a route table may name.

@@ -18,6 +18,7 @@ pub(crate) fn create_entry() -> RegistryEntry {
     RegistryEntry {
         build: create::build,
         columns: &[],
+        params: &[],
     }
 }
 
@@ -25,5 +26,6 @@ pub(crate) fn status_entry() -> RegistryEntry {
     RegistryEntry {
         build: status::build,
         columns: &[],
+        params: &["id"],
     }
 }

@@ -150,7 +150,11 @@ pub async fn enqueue(
 
 /// How many jobs wait in `queue`, and how long the oldest has waited (as Sidekiq
 /// measures queue latency), given the time `now_ms`.
-pub async fn stats(connection: &mut ConnectionManager, queue: &str, now_ms: i64) -> Result<(u64, Duration), HandlerError> {
+pub async fn stats(
+    connection: &mut ConnectionManager,
+    queue: &str,
+    now_ms: i64,
+) -> Result<(u64, Duration), HandlerError> {
     let key = format!("queue:{queue}");
     let (depth, oldest): (u64, Option<String>) = redis::pipe()
         .llen(&key)
@@ -159,7 +163,9 @@ pub async fn stats(connection: &mut ConnectionManager, queue: &str, now_ms: i64)
         .await?;
     let latency = oldest
         .and_then(|job| enqueued_at_ms(&job))
-        .map_or(Duration::ZERO, |at| Duration::from_millis((now_ms - at).max(0) as u64));
+        .map_or(Duration::ZERO, |at| {
+            Duration::from_millis((now_ms - at).max(0) as u64)
+        });
     Ok((depth, latency))
 }
 
@@ -168,7 +174,10 @@ fn enqueued_at_ms(job: &str) -> Option<i64> {
     let value: serde_json::Value = serde_json::from_str(job).ok()?;
     match &value["enqueued_at"] {
         serde_json::Value::Number(n) if n.is_f64() => n.as_f64().map(|s| (s * 1000.0) as i64),
-        serde_json::Value::Number(n) => n.as_i64().map(|v| if v < 100_000_000_000 { v * 1000 } else { v }),
+        serde_json::Value::Number(n) => {
+            n.as_i64()
+                .map(|v| if v < 100_000_000_000 { v * 1000 } else { v })
+        }
         _ => None,
     }
 }
@@ -197,9 +206,18 @@ mod tests {
 
     #[test]
     fn enqueued_at_is_read_in_either_unit() {
-        assert_eq!(enqueued_at_ms(r#"{"enqueued_at": 1764864000.5}"#), Some(1_764_864_000_500));
-        assert_eq!(enqueued_at_ms(r#"{"enqueued_at": 1764864000500}"#), Some(1_764_864_000_500));
-        assert_eq!(enqueued_at_ms(r#"{"enqueued_at": 1764864000}"#), Some(1_764_864_000_000));
+        assert_eq!(
+            enqueued_at_ms(r#"{"enqueued_at": 1764864000.5}"#),
+            Some(1_764_864_000_500)
+        );
+        assert_eq!(
+            enqueued_at_ms(r#"{"enqueued_at": 1764864000500}"#),
+            Some(1_764_864_000_500)
+        );
+        assert_eq!(
+            enqueued_at_ms(r#"{"enqueued_at": 1764864000}"#),
+            Some(1_764_864_000_000)
+        );
         assert_eq!(enqueued_at_ms(r#"{"class": "X"}"#), None);
         assert_eq!(enqueued_at_ms("not json"), None);
     }

@@ -89,7 +89,10 @@ fn reject_duplicate_fields(body: &[u8]) -> Result<(), HandlerError> {
         .iter()
         .find(|field| message.contains(&format!("duplicate field `{field}`")));
     match duplicate {
-        Some(field) => Err(HandlerError::invalid_field(*field, "is given more than once")),
+        Some(field) => Err(HandlerError::invalid_field(
+            *field,
+            "is given more than once",
+        )),
         None => Ok(()),
     }
 }
@@ -131,7 +134,10 @@ fn user_ref(object: &Map<String, Value>) -> Result<String, HandlerError> {
     }
     // Control characters (a NUL above all) break workers and logs downstream.
     if text.chars().any(char::is_control) {
-        return Err(HandlerError::invalid_field("user_ref", "must not contain control characters"));
+        return Err(HandlerError::invalid_field(
+            "user_ref",
+            "must not contain control characters",
+        ));
     }
     Ok(text.to_owned())
 }
@@ -203,10 +209,22 @@ mod tests {
                 "seat",
             ),
             (r#"[1, 2]"#.to_owned(), "body"),
-            (r#"{"event_id": 3, "quantity": 1, "user_ref": "nul\u0000x"}"#.to_owned(), "user_ref"),
-            (r#"{"event_id": 3, "quantity": 1, "user_ref": "tab\tx"}"#.to_owned(), "user_ref"),
-            (r#"{"event_id": 3, "event_id": 999, "quantity": 1, "user_ref": "u"}"#.to_owned(), "event_id"),
-            (r#"{"event_id": 3, "quantity": 1, "user_ref": "u", "user_ref": "v"}"#.to_owned(), "user_ref"),
+            (
+                r#"{"event_id": 3, "quantity": 1, "user_ref": "nul\u0000x"}"#.to_owned(),
+                "user_ref",
+            ),
+            (
+                r#"{"event_id": 3, "quantity": 1, "user_ref": "tab\tx"}"#.to_owned(),
+                "user_ref",
+            ),
+            (
+                r#"{"event_id": 3, "event_id": 999, "quantity": 1, "user_ref": "u"}"#.to_owned(),
+                "event_id",
+            ),
+            (
+                r#"{"event_id": 3, "quantity": 1, "user_ref": "u", "user_ref": "v"}"#.to_owned(),
+                "user_ref",
+            ),
         ];
         for (body, field) in cases {
             assert_eq!(

@@ -23,6 +23,7 @@ pub(crate) fn list_events_entry() -> RegistryEntry {
     RegistryEntry {
         build: list_events::build,
         columns: EVENT_COLUMNS,
+        params: &[],
     }
 }
 
@@ -30,6 +31,7 @@ pub(crate) fn show_event_entry() -> RegistryEntry {
     RegistryEntry {
         build: show_event::build,
         columns: EVENT_COLUMNS,
+        params: &["id"],
     }
 }
 

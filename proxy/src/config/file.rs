@@ -62,7 +62,7 @@ pub struct UpstreamSection {
 pub struct RouteSection {
     pub name: Option<Text>,
     pub path: Text,
-    pub methods: Option<Vec<Text>>,
+    pub methods: Option<Spanned<Vec<Text>>>,
     pub host: Option<Text>,
     pub handler: Option<Text>,
     pub upstream: Option<Text>,

@@ -82,6 +82,11 @@ pub(super) fn build(
     let mut builder = Builder {
         diagnostics: Diagnostics::new(path, source),
         registry,
+        declared_upstreams: file
+            .upstreams
+            .keys()
+            .map(|name| name.get_ref().clone())
+            .collect(),
     };
     let stores = builder.stores(file.stores.as_ref());
     let upstreams = builder.upstreams(&file.upstreams);
@@ -110,6 +115,9 @@ pub(super) fn build(
 struct Builder<'a> {
     diagnostics: Diagnostics<'a>,
     registry: &'a Registry,
+    /// Upstreams the file declares, including broken ones (already reported), so a
+    /// reference to a broken upstream is not reported again as unknown.
+    declared_upstreams: Vec<String>,
 }
 
 impl Builder<'_> {
@@ -262,7 +270,10 @@ impl Builder<'_> {
         if let Some(upstream) = upstreams.get(name.get_ref()) {
             return Some(upstream.clone());
         }
-        let known: Vec<&str> = upstreams.keys().map(String::as_str).collect();
+        if self.declared_upstreams.contains(name.get_ref()) {
+            return None;
+        }
+        let known: Vec<&str> = self.declared_upstreams.iter().map(String::as_str).collect();
         let message = format!(
             "unknown upstream `{}` (defined: {})",
             name.get_ref(),
@@ -286,6 +297,9 @@ impl Builder<'_> {
                 continue;
             };
             self.check_duplicate(&route, section.get_ref().path.span(), &built);
+            if let Some(name) = &section.get_ref().name {
+                self.check_unique_name(&route, name, &built);
+            }
             built.push((route, section.get_ref().path.span()));
         }
         built.into_iter().map(|(route, _)| route).collect()
@@ -300,7 +314,10 @@ impl Builder<'_> {
     ) -> Option<Route> {
         let pattern = self.pattern(&spec.path);
         let host = spec.host.as_ref().and_then(|h| self.host(h));
-        let methods = spec.methods.as_ref().map(|m| self.methods(m));
+        let methods = match &spec.methods {
+            Some(methods) => self.methods(methods).map(Some),
+            None => Some(None),
+        };
         let target = self.target(spec, upstreams, stores);
         let name = match &spec.name {
             Some(name) => self.text(name)?,
@@ -308,7 +325,8 @@ impl Builder<'_> {
         };
 
         let (pattern, target) = (pattern?, target?);
-        let methods = self.methods_for_target(spec, methods, &target)?;
+        self.check_params(spec, &pattern, &target)?;
+        let methods = self.methods_for_target(spec, methods?, &target)?;
         Some(Route {
             name,
             pattern,
@@ -333,9 +351,16 @@ impl Builder<'_> {
             .ok()
     }
 
-    fn methods(&mut self, methods: &[Text]) -> Vec<Method> {
+    fn methods(&mut self, methods: &Spanned<Vec<Text>>) -> Option<Vec<Method>> {
+        if methods.get_ref().is_empty() {
+            self.diagnostics.report(
+                methods.span(),
+                "methods must list at least one method; leave it out to take every method",
+            );
+            return None;
+        }
         let mut parsed = Vec::new();
-        for text in methods {
+        for text in methods.get_ref() {
             let value = self.text(text).unwrap_or_default().to_ascii_uppercase();
             match Method::from_bytes(value.as_bytes()) {
                 Ok(method) if !value.is_empty() => parsed.push(method),
@@ -344,7 +369,38 @@ impl Builder<'_> {
                     .report(text.span(), format!("invalid method {value:?}")),
             }
         }
-        parsed
+        Some(parsed)
+    }
+
+    /// A native handler that reads `{id}` needs a route that captures `{id}`.
+    fn check_params(
+        &mut self,
+        spec: &RouteSection,
+        pattern: &PathPattern,
+        target: &Target,
+    ) -> Option<()> {
+        let Target::Native { handler, .. } = target else {
+            return Some(());
+        };
+        let needed = self
+            .registry
+            .get(handler)
+            .map_or(&[][..], |entry| entry.params);
+        let captured: Vec<&str> = pattern.params().collect();
+        let missing: Vec<String> = needed
+            .iter()
+            .filter(|name| !captured.contains(name))
+            .map(|name| format!("{{{name}}}"))
+            .collect();
+        if missing.is_empty() {
+            return Some(());
+        }
+        let message = format!(
+            "handler `{handler}` reads {} from the path; the pattern must capture it",
+            missing.join(", ")
+        );
+        self.diagnostics.report(spec.path.span(), message);
+        None
     }
 }
 
@@ -467,7 +523,7 @@ impl Builder<'_> {
         let span = spec
             .methods
             .as_ref()
-            .and_then(|m| m.first())
+            .and_then(|m| m.get_ref().first())
             .map_or(spec.path.span(), |m| m.span());
         let message = format!(
             "handler `{handler}` answers {}; it cannot take {}",
@@ -503,6 +559,17 @@ impl Builder<'_> {
                 self.diagnostics.report(span, message);
                 return;
             }
+        }
+    }
+
+    /// Names are how logs and metrics tell routes apart: two routes may not share one.
+    fn check_unique_name(&mut self, route: &Route, name: &Text, earlier: &[(Route, Range<usize>)]) {
+        if earlier.iter().any(|(other, _)| other.name == route.name) {
+            let message = format!(
+                "route name `{}` is already used by an earlier route",
+                route.name
+            );
+            self.diagnostics.report(name.span(), message);
         }
     }
 

@@ -100,6 +100,15 @@ fn refusals_point_at_the_problem() {
         ("[upstreams.slow]\naddresses = [\"127.0.0.1:1\"]\nread_timeout = \"soon\"\n", "10:16: invalid duration \"soon\""),
         ("[upstreams.none]\naddresses = [\"not an address\"]\n", "9:14: upstream address \"not an address\""),
         ("[stores]\nredis_url = \"http://x\"\n", "8:1: redis_url"),
+        ("[[routes]]\npath = \"/x\"\nupstream = \"legacy\"\nmethods = []\n", "11:11: methods must list at least one method"),
+        (
+            "[[routes]]\npath = \"/events/x\"\nhandler = \"catalog.show_event\"\n",
+            "9:8: handler `catalog.show_event` reads {id} from the path",
+        ),
+        (
+            "[[routes]]\nname = \"a\"\npath = \"/x\"\nupstream = \"legacy\"\n[[routes]]\nname = \"a\"\npath = \"/y\"\nupstream = \"legacy\"\n",
+            "13:8: route name `a` is already used",
+        ),
     ];
     for (body, expected) in cases {
         let got = refusal(body);
@@ -108,6 +117,16 @@ fn refusals_point_at_the_problem() {
             "for:\n{body}\nexpected {expected}\n     got {got}"
         );
     }
+}
+
+#[test]
+fn a_broken_upstream_is_reported_once() {
+    let body = "[upstreams.broken]\naddresses = [\"nowhere\"]\n[[routes]]\npath = \"/x\"\nupstream = \"broken\"\n";
+    let Err(ConfigError::Invalid(found)) = load(body) else {
+        panic!("accepted")
+    };
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].message.starts_with("upstream address \"nowhere\""));
 }
 
 #[test]

@@ -57,11 +57,29 @@ impl PathPattern {
                 segments.push(segment(text, raw, last && !wildcard)?);
             }
         }
-        check_unique_params(text, &segments)?;
-        Ok(PathPattern {
+        let pattern = PathPattern {
             text: text.to_owned(),
             segments,
             wildcard,
+        };
+        let names: Vec<&str> = pattern.params().collect();
+        let repeated = names
+            .iter()
+            .enumerate()
+            .find(|(i, name)| names[..*i].contains(name));
+        if let Some((_, name)) = repeated {
+            return Err(format!(
+                "path pattern {text:?} uses parameter {{{name}}} twice"
+            ));
+        }
+        Ok(pattern)
+    }
+
+    /// Names of the pattern's `{name}` parameters, in order.
+    pub fn params(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|segment| match segment {
+            Segment::Param(name) => Some(name.as_str()),
+            Segment::Literal(_) => None,
         })
     }
 
@@ -141,28 +159,16 @@ fn segment(text: &str, raw: &str, last: bool) -> Result<Segment, String> {
             "path pattern {text:?}: `{{name}}` must fill a whole segment and `*` may only end the pattern as `/*`"
         ));
     }
+    let path_char = |c: char| c.is_ascii_alphanumeric() || "-._~!$&'()+,;=:@%".contains(c);
+    if !raw.chars().all(path_char) {
+        return Err(format!(
+            "path pattern {text:?}: segment {raw:?} has characters a request path cannot hold"
+        ));
+    }
     if raw.is_empty() && !last {
         return Err(format!("path pattern {text:?} has an empty segment (`//`)"));
     }
     Ok(Segment::Literal(raw.to_owned()))
-}
-
-fn check_unique_params(text: &str, segments: &[Segment]) -> Result<(), String> {
-    let names: Vec<&str> = segments
-        .iter()
-        .filter_map(|s| match s {
-            Segment::Param(name) => Some(name.as_str()),
-            Segment::Literal(_) => None,
-        })
-        .collect();
-    for (i, name) in names.iter().enumerate() {
-        if names[..i].contains(name) {
-            return Err(format!(
-                "path pattern {text:?} uses parameter {{{name}}} twice"
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// A literal segment beats a parameter at the first position where two patterns differ.
@@ -236,6 +242,8 @@ mod tests {
             ("/a//b", "empty segment"),
             ("/a/{id}/b/{id}", "twice"),
             ("/a?x=1", "query"),
+            ("/ad min/*", "cannot hold"),
+            ("/a/\u{e9}", "cannot hold"),
         ];
         for (text, reason) in cases {
             let error = PathPattern::parse(text).unwrap_err();
