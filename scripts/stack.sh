@@ -9,9 +9,11 @@
 #      starts private ones;
 #   3. creates database `switchyard`, applies migrations/0*.sql and seed.sql;
 #   4. cargo build --release --bins;
-#   5. starts the sample legacy app (sample-upstream) in the background, prints
-#      a few curl commands to try, and runs `switchyard run` in the foreground.
-# Ctrl-C (or SIGTERM to this script) stops switchyard, the sample app and any
+#   5. starts the sample legacy app (sample-upstream) and a booking worker
+#      (`switchyard worker`, so bookings reach a final status) in the
+#      background, prints a few curl commands to try, and runs `switchyard run`
+#      in the foreground.
+# Ctrl-C (or SIGTERM to this script) stops switchyard, the worker, the sample app and any
 # private PostgreSQL/Redis this run started, by PID, and nothing else. (When a
 # non-interactive shell starts this script in the background, bash makes it
 # ignore SIGINT; stop it with SIGTERM then.)
@@ -34,12 +36,14 @@ LISTEN="${SWITCHYARD_LISTEN:-0.0.0.0:8080}"
 SAMPLE_PORT="${SWITCHYARD_SAMPLE_PORT:-3000}"
 BIN_DIR="$REPO_ROOT/target/release"
 SAMPLE_PID=""
+WORKER_PID=""
 EDGE_PID=""
 
 on_exit() {
     local rc=$?
     trap - EXIT INT TERM
     stop_pid switchyard "$EDGE_PID" INT 20
+    stop_pid "switchyard worker" "$WORKER_PID" TERM 30
     stop_pid sample-upstream "$SAMPLE_PID" TERM 10
     stop_private_servers
     exit "$rc"
@@ -75,6 +79,17 @@ start_sample_upstream() {
     fi
 }
 
+# The booking worker, writing as the database owner (the edge's role only reads).
+start_worker() {
+    ensure_state_dir
+    log "starting switchyard worker (log $STATE_DIR/worker.log)"
+    WORKER_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/switchyard" \
+        REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
+        "$BIN_DIR/switchyard" worker --queue "${SWITCHYARD_BOOKINGS_QUEUE:-bookings}" \
+        >"$STATE_DIR/worker.log" 2>&1 &
+    WORKER_PID=$!
+}
+
 # http://HOST:PORT that reaches the listener from this machine.
 local_base_url() {
     local host="${LISTEN%:*}"
@@ -97,6 +112,7 @@ PostgreSQL: 127.0.0.1:$PG_PORT, Redis: 127.0.0.1:$REDIS_PORT). Try it:
   curl -s -X POST $base/api/bookings -H 'content-type: application/json' \\
        -d '{"event_id":3,"quantity":1,"user_ref":"fan-1"}'
   curl -s $base/api/bookings/BOOKING_ID    # the booking_id from the 202 above
+  curl -s "$base/api/bookings/BOOKING_ID?wait=10"   # waits for the worker's outcome
   curl -si $base/cookies                   # passed through: two Set-Cookie lines
   curl -s $base/admin
   curl -s -X POST $base/echo -d hi
@@ -144,6 +160,7 @@ main() {
     cargo build --release --bins
 
     start_sample_upstream
+    start_worker
     print_try_it
     run_edge "$@"
 }
