@@ -1,5 +1,6 @@
 //! The `switchyard` binary.
 
+mod admin;
 mod check;
 mod cli;
 mod config;

@@ -17,6 +17,7 @@ use pingora::services::background::BackgroundService;
 use switchyard_handlers::Registry;
 use tokio::signal::unix::{signal, SignalKind};
 
+use crate::admin::ReloadStatus;
 use crate::check::summary;
 use crate::config::{self, Config};
 
@@ -28,6 +29,8 @@ pub struct Reloader {
     bound: SocketAddr,
     /// Whether `--listen` overrides the file's `server.listen`.
     listen_overridden: bool,
+    /// Where the admin listener reads reload results from.
+    status: Arc<ReloadStatus>,
 }
 
 impl Reloader {
@@ -36,18 +39,23 @@ impl Reloader {
         active: Arc<ArcSwap<Config>>,
         bound: SocketAddr,
         listen_overridden: bool,
+        status: Arc<ReloadStatus>,
     ) -> Self {
         Reloader {
             routes,
             active,
             bound,
             listen_overridden,
+            status,
         }
     }
 
     fn reload(&self) {
         match config::load(&self.routes, &Registry::standard()) {
             Ok(config) => {
+                if config.admin_listen != self.active.load().admin_listen {
+                    log::warn!("admin.listen changed: a new admin address needs a restart");
+                }
                 if !self.listen_overridden && config.listen != self.bound {
                     log::warn!(
                         "server.listen changed to {} but the edge keeps listening on {}: a new address needs a restart",
@@ -61,9 +69,11 @@ impl Reloader {
                     summary(&config)
                 );
                 self.active.store(Arc::new(config));
+                self.status.record(None);
             }
             Err(error) => {
                 log::error!("routes not reloaded, the running table stays: {error}");
+                self.status.record(Some(error.to_string()));
             }
         }
     }

@@ -13,9 +13,12 @@ use arc_swap::ArcSwap;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
 use pingora::services::background::background_service;
+use pingora::services::listening::Service as ListeningService;
 use switchyard_handlers::schema::{self, SchemaError};
 use switchyard_handlers::Registry;
 
+use crate::admin::metrics::METRICS;
+use crate::admin::{AdminApp, ReloadStatus};
 use crate::cli::RunArgs;
 use crate::config::{self, Config, ConfigError};
 use crate::edge::Edge;
@@ -50,13 +53,32 @@ pub fn run(args: RunArgs) -> Result<(), StartError> {
     server.bootstrap();
 
     let config_upstreams: Vec<_> = config.upstreams.values().cloned().collect();
+    let admin_listen = config.admin_listen;
+    METRICS.started.set(epoch_seconds());
     let active = Arc::new(ArcSwap::from_pointee(config));
     let mut service =
         pingora::proxy::http_proxy_service(&server.configuration, Edge::new(active.clone()));
     service.add_tcp(&listen.to_string());
     server.add_service(service);
 
-    let reloader = Reloader::new(args.routes.clone(), active, listen, args.listen.is_some());
+    let reloads = Arc::new(ReloadStatus::new(args.routes.clone()));
+    if let Some(admin_listen) = admin_listen {
+        let app = AdminApp::new(active.clone(), reloads.clone());
+        let mut admin = ListeningService::new("admin".to_owned(), app);
+        admin.add_tcp(&admin_listen.to_string());
+        // Scrapes and probes are few; one thread keeps the cores for traffic.
+        admin.threads = Some(1);
+        server.add_service(admin);
+        log::info!("admin listener (metrics, healthz, readyz, status) on {admin_listen}");
+    }
+
+    let reloader = Reloader::new(
+        args.routes.clone(),
+        active,
+        listen,
+        args.listen.is_some(),
+        reloads,
+    );
     let mut reload_service = background_service("route reload", reloader);
     // It only waits for a signal; a runtime of its own needs no more than one thread.
     reload_service.threads = Some(1);
@@ -70,6 +92,11 @@ pub fn run(args: RunArgs) -> Result<(), StartError> {
         args.routes.display()
     );
     server.run_forever()
+}
+
+fn epoch_seconds() -> f64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    now.map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn server_settings(args: &RunArgs) -> Result<ServerConf, StartError> {

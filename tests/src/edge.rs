@@ -78,6 +78,9 @@ pub struct StartError {
 pub struct Edge {
     child: Child,
     addr: SocketAddr,
+    /// Offered to the edge as `SWITCHYARD_ADMIN_LISTEN`; used when its route file has
+    /// `[admin] listen = "${SWITCHYARD_ADMIN_LISTEN...}"`, as the shipped one does.
+    admin_addr: SocketAddr,
     dir: TempDir,
     exit: Option<ExitStatus>,
 }
@@ -105,13 +108,15 @@ impl Edge {
         loop {
             attempt += 1;
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
-            let mut child = spawn_run(&bin, dir.path(), addr, &config);
+            let admin_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
+            let mut child = spawn_run(&bin, dir.path(), (addr, admin_addr), &config);
             match wait_ready(&mut child, addr, dir.path()).await {
                 Ok(()) => {
                     let exit = None;
                     return Ok(Edge {
                         child,
                         addr,
+                        admin_addr,
                         dir,
                         exit,
                     });
@@ -125,6 +130,11 @@ impl Edge {
     /// Where the edge listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where the admin listener is, when the route file enables it.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
     }
 
     /// The process id.
@@ -316,7 +326,12 @@ fn write_files(dir: &Path, config: &EdgeConfig) {
 }
 
 /// Spawns `<bin> run` with output captured in `dir`.
-fn spawn_run(bin: &Path, dir: &Path, addr: SocketAddr, config: &EdgeConfig) -> Child {
+fn spawn_run(
+    bin: &Path,
+    dir: &Path,
+    (addr, admin): (SocketAddr, SocketAddr),
+    config: &EdgeConfig,
+) -> Child {
     Command::new(bin)
         .arg("run")
         .arg("--routes")
@@ -326,6 +341,7 @@ fn spawn_run(bin: &Path, dir: &Path, addr: SocketAddr, config: &EdgeConfig) -> C
         .arg("--listen")
         .arg(addr.to_string())
         .env("RUST_LOG", "info")
+        .env("SWITCHYARD_ADMIN_LISTEN", admin.to_string())
         .envs(config.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(log_file(dir, "stdout.log"))

@@ -50,7 +50,7 @@ fn each_mistake_is_reported_with_its_position() {
         ("unknown_handler", VALID.replace("catalog.show_event", "catalog.shw_event"), ":10:11: unknown handler `catalog.shw_event`"),
         ("unknown_upstream", VALID.replace("default_upstream = \"legacy\"", "default_upstream = \"rails\""), ":3:20: unknown upstream `rails`"),
         ("bad_pattern", VALID.replace("/api/events/{id}", "/api/events/{id"), ":9:8: path pattern"),
-        ("duplicate", format!("{VALID}\n[[routes]]\npath = \"/api/events/{{event}}\"\nhandler = \"catalog.show_event\"\n"), ":13:8: duplicate route"),
+        ("duplicate", format!("{VALID}\n[[routes]]\npath = \"/api/events/{{id}}\"\nhandler = \"catalog.show_event\"\n"), ":13:8: duplicate route"),
         ("missing_env", VALID.replace("127.0.0.1:3000", "${SWITCHYARD_CHECK_TEST_UNSET}"), ":6:14: environment variable SWITCHYARD_CHECK_TEST_UNSET is not set"),
         ("not_toml", "[server\n".to_owned(), ":1:8:"),
     ];

@@ -19,6 +19,8 @@ pub type Text = Spanned<String>;
 pub struct RouteFile {
     pub server: ServerSection,
     #[serde(default)]
+    pub admin: Option<AdminSection>,
+    #[serde(default)]
     pub stores: Option<Spanned<StoresSection>>,
     #[serde(default)]
     pub upstreams: BTreeMap<Text, Spanned<UpstreamSection>>,
@@ -32,6 +34,13 @@ pub struct RouteFile {
 pub struct ServerSection {
     pub listen: Option<Text>,
     pub default_upstream: Text,
+}
+
+/// `[admin]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    pub listen: Text,
 }
 
 /// `[stores]`

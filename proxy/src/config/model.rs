@@ -30,6 +30,8 @@ const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 pub struct Config {
     /// Address of the public listener.
     pub listen: SocketAddr,
+    /// Address of the admin listener (metrics, health); none when not configured.
+    pub admin_listen: Option<SocketAddr>,
     pub stores: Arc<Stores>,
     pub upstreams: BTreeMap<String, Arc<Upstream>>,
     /// Takes every request no route takes.
@@ -92,6 +94,10 @@ pub(super) fn build(
     let upstreams = builder.upstreams(&file.upstreams);
     let default_upstream = builder.upstream_named(&file.server.default_upstream, &upstreams);
     let listen = builder.listen(file.server.listen.as_ref());
+    let admin_listen = file
+        .admin
+        .as_ref()
+        .map(|admin| builder.listen(Some(&admin.listen)));
     let routes = match &stores {
         Some(stores) => builder.routes(&file.routes, &upstreams, stores),
         None => Vec::new(),
@@ -99,12 +105,14 @@ pub(super) fn build(
     builder.diagnostics.finish()?;
 
     // Every step above reported a diagnostic whenever it returned None.
+    let admin_listen = admin_listen.flatten();
     let (Some(stores), Some(default_upstream), Some(listen)) = (stores, default_upstream, listen)
     else {
         unreachable!("a missing part was reported as a diagnostic");
     };
     Ok(Config {
         listen,
+        admin_listen,
         stores,
         upstreams,
         default_upstream,

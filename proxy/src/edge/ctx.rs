@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::admin::metrics::METRICS;
 use crate::config::Config;
 use crate::upstream::Upstream;
 
@@ -51,6 +52,7 @@ pub struct RequestCtx {
 
 impl RequestCtx {
     pub fn new(config: Arc<Config>) -> Self {
+        METRICS.requests_in_flight.inc();
         RequestCtx {
             started: Instant::now(),
             config,
@@ -63,5 +65,11 @@ impl RequestCtx {
             error_code: None,
             fault: None,
         }
+    }
+}
+
+impl Drop for RequestCtx {
+    fn drop(&mut self) {
+        METRICS.requests_in_flight.dec();
     }
 }

@@ -24,9 +24,10 @@ use async_trait::async_trait;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::HttpPeer;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
-use pingora::{Error, Result};
+use pingora::{Error, ErrorSource, Result};
 use switchyard_handlers::problem_response;
 
+use crate::admin::metrics::METRICS;
 use crate::config::Config;
 use crate::routing::Target;
 
@@ -125,6 +126,12 @@ impl ProxyHttp for Edge {
             return no_answer;
         };
         ctx.error_code = Some(problem.code);
+        if let (ErrorSource::Upstream, Some(upstream)) = (error.esource(), &ctx.upstream) {
+            METRICS
+                .upstream_errors
+                .with_label_values(&[upstream.name.as_str(), problem.code])
+                .inc();
+        }
         if session.response_written().is_some() {
             // Part of the upstream's response is already out; all we can do is close.
             return FailToProxy {

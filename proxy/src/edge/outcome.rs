@@ -8,6 +8,7 @@ use pingora::proxy::Session;
 use pingora::Error;
 
 use super::ctx::RequestCtx;
+use crate::admin::metrics::{method_label, status_class, METRICS};
 
 /// Everything worth knowing about a finished request.
 pub struct Outcome<'a> {
@@ -52,6 +53,21 @@ pub fn record(session: &Session, ctx: &RequestCtx, error: Option<&Error>) {
     };
     access_line(&outcome);
     error_line(&outcome, ctx.fault.as_deref(), error);
+    count(&outcome);
+}
+
+fn count(o: &Outcome<'_>) {
+    let labels = [
+        o.route,
+        method_label(o.method),
+        status_class(o.status),
+        o.served_by,
+    ];
+    METRICS.requests.with_label_values(&labels).inc();
+    METRICS
+        .duration
+        .with_label_values(&[o.route])
+        .observe(o.duration.as_secs_f64());
 }
 
 fn access_line(o: &Outcome<'_>) {
