@@ -21,11 +21,27 @@ pub enum Command {
     /// Serve traffic with the routes of a route file.
     Run(RunArgs),
     /// Check a route file without starting anything; exits non-zero when it is wrong.
+    #[command(long_about = CHECK_ABOUT)]
     Check(CheckArgs),
     /// Run booking jobs from the Sidekiq queue, in place of or beside the Ruby worker.
     #[command(long_about = WORKER_ABOUT)]
     Worker(WorkerArgs),
 }
+
+const CHECK_ABOUT: &str = "\
+Check a route file without starting anything; exits non-zero when it is wrong.
+
+Loads the file exactly as `run` would, without opening a connection, and reports every \
+error with file:line:column (exit code 1). It also warns, without failing (exit code 0), \
+about a route that can never match because a route tried before it takes every request \
+it would (shadowed), and about two routes that can take the same request (overlap), \
+naming the one that wins by precedence.
+
+--format text prints `<file>: ok: <summary>` on stdout, and errors and warnings on \
+stderr (`<file>:<line>:<column>: warning: ...`). --format json prints one object on \
+stdout: {\"file\", \"ok\", \"summary\" (when ok), \"errors\": [{\"line\", \"column\", \
+\"message\"}], \"warnings\": [{\"line\", \"column\", \"message\", \"kind\": \"shadowed\" or \
+\"overlap\"}]}; line and column are null for a file that cannot be read.";
 
 const WORKER_ABOUT: &str = "\
 Run booking jobs from the Sidekiq queue, in place of or beside the legacy Ruby worker.
@@ -100,6 +116,18 @@ pub struct CheckArgs {
     /// Route file.
     #[arg(value_name = "FILE", default_value = "routes.toml")]
     pub file: PathBuf,
+    /// How to print the outcome: `text` for people, `json` (one object on stdout) for CI.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+}
+
+/// Output of `switchyard check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    /// The ok line on stdout; errors and warnings on stderr as `file:line:column: ...`.
+    Text,
+    /// One JSON object on stdout.
+    Json,
 }
 
 #[cfg(test)]
@@ -121,6 +149,20 @@ mod tests {
         assert_eq!(args.routes, PathBuf::from("routes.toml"));
         assert_eq!(args.conf, PathBuf::from("conf/switchyard.yaml"));
         assert_eq!(args.listen, None);
+    }
+
+    #[test]
+    fn check_prints_text_unless_asked_for_json() {
+        let format = |args: &[&str]| {
+            let cli = Cli::parse_from(["switchyard", "check"].iter().chain(args));
+            let Command::Check(args) = cli.command else {
+                panic!("expected check")
+            };
+            args.format
+        };
+        assert_eq!(format(&[]), CheckFormat::Text);
+        assert_eq!(format(&["--format", "json", "x.toml"]), CheckFormat::Json);
+        assert!(Cli::try_parse_from(["switchyard", "check", "--format", "yaml"]).is_err());
     }
 
     #[test]

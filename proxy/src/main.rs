@@ -5,12 +5,14 @@ mod check;
 mod cli;
 mod config;
 mod edge;
+mod limits;
 mod reload;
 mod routing;
 mod server;
 mod upstream;
 mod worker;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -39,9 +41,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr at the level `RUST_LOG` sets, `info` by default.
+/// Logs to stderr at the level `RUST_LOG` sets, `info` by default. JSON access-log
+/// lines are printed bare, so a log pipeline can read every one as a JSON object.
 fn init_logging() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format_timestamp_millis()
+        .format(|buf, record| {
+            let message = record.args().to_string();
+            if record.target() == "switchyard::access" && message.starts_with('{') {
+                return writeln!(buf, "{message}");
+            }
+            let time = buf.timestamp_millis();
+            writeln!(
+                buf,
+                "[{time} {} {}] {message}",
+                record.level(),
+                record.target()
+            )
+        })
         .init();
 }

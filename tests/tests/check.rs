@@ -109,3 +109,155 @@ fn help_says_what_each_command_does() {
     assert!(help(&["run", "--help"]).contains("--listen"));
     assert!(help(&["check", "--help"]).contains("Check a route file"));
 }
+
+/// Appended to [`VALID`]: two routes whose hosts tie on precedence, so file order
+/// decides and the wider host, listed first, takes everything. The second `path` is
+/// at line 18, column 8; the first at line 13.
+const SHADOWED: &str = r#"
+[[routes]]
+path = "/shop/*"
+host = "*.example.com"
+upstream = "legacy"
+
+[[routes]]
+path = "/shop/*"
+host = "api.example.com"
+upstream = "legacy"
+"#;
+
+/// `switchyard check --format json FILE`, its exit code and its stdout parsed.
+fn check_json(file: &str) -> (i32, serde_json::Value) {
+    let output = run_check(&["--format", "json", file]);
+    assert_eq!(output.stdout.lines().count(), 1, "{}", output.stdout);
+    let json = serde_json::from_str(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", output.stdout));
+    (output.code, json)
+}
+
+#[test]
+fn a_shadowed_route_passes_with_a_warning_at_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_routes(&dir, "shadowed.toml", &format!("{VALID}{SHADOWED}"));
+    let output = run_check(&[&file]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert!(
+        output.stdout.starts_with(&format!("{file}: ok: 3 routes")),
+        "{}",
+        output.stdout
+    );
+    assert_eq!(
+        output.stderr,
+        format!(
+            "{file}:18:8: warning: `/shop/*` on host api.example.com never matches: \
+             `/shop/*` on host *.example.com at line 13 is tried first and takes every \
+             request it would\n"
+        )
+    );
+}
+
+#[test]
+fn overlapping_routes_warn_naming_the_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "\n[[routes]]\npath = \"/api/{kind}/7\"\nupstream = \"legacy\"\n";
+    let file = write_routes(&dir, "overlap.toml", &format!("{VALID}{extra}"));
+    let output = run_check(&[&file]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert_eq!(
+        output.stderr,
+        format!(
+            "{file}:13:8: warning: `/api/{{kind}}/7` overlaps `/api/events/{{id}}` at line 9 \
+             (both take `GET /api/events/7`); line 9 wins by precedence\n"
+        )
+    );
+}
+
+#[test]
+fn the_shipped_route_file_has_no_warnings() {
+    let output = run_check(&["routes.toml"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert_eq!(output.stderr, "");
+    let (_, json) = check_json("routes.toml");
+    assert_eq!(json["warnings"], serde_json::json!([]), "{json}");
+}
+
+#[test]
+fn json_on_the_shipped_file_says_ok_with_the_summary() {
+    let (code, json) = check_json("routes.toml");
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["file"], "routes.toml");
+    assert_eq!(json["ok"], true);
+    assert_eq!(json["errors"], serde_json::json!([]));
+    let summary = &json["summary"];
+    assert_eq!(
+        (
+            &summary["routes"],
+            &summary["native_routes"],
+            &summary["upstream_routes"],
+            &summary["upstreams"]
+        ),
+        (
+            &serde_json::json!(5),
+            &serde_json::json!(4),
+            &serde_json::json!(1),
+            &serde_json::json!(1)
+        ),
+        "{summary}"
+    );
+    assert_eq!(
+        summary["handlers"],
+        serde_json::json!([
+            "bookings.create",
+            "bookings.status",
+            "catalog.list_events",
+            "catalog.show_event"
+        ])
+    );
+}
+
+#[test]
+fn json_on_a_broken_file_lists_errors_with_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = VALID.replace("catalog.show_event", "catalog.shw_event");
+    let file = write_routes(&dir, "broken.toml", &text);
+    let (code, json) = check_json(&file);
+    assert_eq!(code, 1, "{json}");
+    assert_eq!(json["ok"], false);
+    assert!(json.get("summary").is_none(), "{json}");
+    let error = &json["errors"][0];
+    assert_eq!((&error["line"], &error["column"]), (&10.into(), &11.into()));
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("unknown handler `catalog.shw_event`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn json_on_a_shadowed_route_gives_a_shadowed_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_routes(&dir, "shadowed.toml", &format!("{VALID}{SHADOWED}"));
+    let (code, json) = check_json(&file);
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["ok"], true);
+    let warnings = json["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{json}");
+    assert_eq!(warnings[0]["kind"], "shadowed");
+    assert_eq!(
+        (&warnings[0]["line"], &warnings[0]["column"]),
+        (&18.into(), &8.into())
+    );
+}
+
+#[test]
+fn help_documents_the_output_formats() {
+    let output = std::process::Command::new(binary_path())
+        .args(["check", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    assert!(help.contains("--format") && help.contains("json"), "{help}");
+    assert!(
+        help.contains("shadowed") && help.contains("overlap"),
+        "{help}"
+    );
+}

@@ -34,6 +34,8 @@ pub struct RouteFile {
 pub struct ServerSection {
     pub listen: Option<Text>,
     pub default_upstream: Text,
+    pub access_log: Option<Text>,
+    pub trusted_proxies: Option<Vec<Text>>,
 }
 
 /// `[admin]`
@@ -75,5 +77,16 @@ pub struct RouteSection {
     pub host: Option<Text>,
     pub handler: Option<Text>,
     pub upstream: Option<Text>,
+    pub max_body: Option<Spanned<u64>>,
+    pub rate_limit: Option<Spanned<RateLimitSection>>,
     pub options: Option<Spanned<toml::Table>>,
+}
+
+/// `[routes.rate_limit]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSection {
+    pub requests: u32,
+    pub per: Text,
+    pub burst: Option<u32>,
 }

@@ -6,25 +6,43 @@
 //! form only; connections open on first use.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::num::NonZeroU32;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
+use ipnet::IpNet;
 use switchyard_handlers::schema::Column;
 use switchyard_handlers::{Registry, StoreSettings, Stores};
 use toml::Spanned;
 
 use super::env;
 use super::error::{ConfigError, Diagnostics};
-use super::file::{RouteFile, RouteSection, StoresSection, Text, UpstreamSection};
+use super::file::{
+    RateLimitSection, RouteFile, RouteSection, StoresSection, Text, UpstreamSection,
+};
+use crate::limits::RateLimit;
 use crate::routing::{HostPattern, PathPattern, Route, RouteTable, Target};
 use crate::upstream::{Upstream, UpstreamTimeouts};
 
 /// Address the public listener binds when the file names none.
 const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
+
+/// Largest request body a pass-through route takes unless it says otherwise: ample for
+/// an API, small enough that a client cannot tie up the upstream with an endless one.
+pub const DEFAULT_PASS_THROUGH_MAX_BODY: u64 = 10 * 1024 * 1024;
+
+/// How the access log is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessLogFormat {
+    /// `key=value` fields on one line.
+    Plain,
+    /// One JSON object per line.
+    Json,
+}
 
 /// A loaded, checked route file.
 pub struct Config {
@@ -32,6 +50,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Address of the admin listener (metrics, health); none when not configured.
     pub admin_listen: Option<SocketAddr>,
+    pub access_log: AccessLogFormat,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
     pub stores: Arc<Stores>,
     pub upstreams: BTreeMap<String, Arc<Upstream>>,
     /// Takes every request no route takes.
@@ -94,6 +115,8 @@ pub(super) fn build(
     let upstreams = builder.upstreams(&file.upstreams);
     let default_upstream = builder.upstream_named(&file.server.default_upstream, &upstreams);
     let listen = builder.listen(file.server.listen.as_ref());
+    let access_log = builder.access_log(file.server.access_log.as_ref());
+    let trusted_proxies = builder.trusted_proxies(file.server.trusted_proxies.as_deref());
     let admin_listen = file
         .admin
         .as_ref()
@@ -113,6 +136,8 @@ pub(super) fn build(
     Ok(Config {
         listen,
         admin_listen,
+        access_log,
+        trusted_proxies,
         stores,
         upstreams,
         default_upstream,
@@ -178,6 +203,43 @@ impl Builder<'_> {
 }
 
 impl Builder<'_> {
+    fn access_log(&mut self, format: Option<&Text>) -> AccessLogFormat {
+        let Some(text) = format else {
+            return AccessLogFormat::Plain;
+        };
+        match self.text(text).as_deref() {
+            Some("plain") => AccessLogFormat::Plain,
+            Some("json") => AccessLogFormat::Json,
+            Some(other) => {
+                let message = format!("access_log must be \"plain\" or \"json\", not {other:?}");
+                self.diagnostics.report(text.span(), message);
+                AccessLogFormat::Plain
+            }
+            None => AccessLogFormat::Plain,
+        }
+    }
+
+    /// Addresses or networks (`10.0.0.0/8`, `127.0.0.1`) of proxies in front of the edge.
+    fn trusted_proxies(&mut self, entries: Option<&[Text]>) -> Vec<IpNet> {
+        let mut networks = Vec::new();
+        for text in entries.unwrap_or_default() {
+            let Some(value) = self.text(text) else {
+                continue;
+            };
+            let parsed = value
+                .parse::<IpNet>()
+                .or_else(|_| value.parse::<IpAddr>().map(IpNet::from));
+            match parsed {
+                Ok(network) => networks.push(network),
+                Err(_) => {
+                    let message = format!("trusted proxy {value:?} must be an address or a network such as 10.0.0.0/8");
+                    self.diagnostics.report(text.span(), message);
+                }
+            }
+        }
+        networks
+    }
+
     fn stores(&mut self, section: Option<&Spanned<StoresSection>>) -> Option<Arc<Stores>> {
         let empty = StoresSection::default();
         let (section, span) = match section {
@@ -335,6 +397,15 @@ impl Builder<'_> {
         let (pattern, target) = (pattern?, target?);
         self.check_params(spec, &pattern, &target)?;
         let methods = self.methods_for_target(spec, methods?, &target)?;
+        let max_body = match (&spec.max_body, &target) {
+            (Some(limit), _) => Some(*limit.get_ref()),
+            (None, Target::Upstream(_)) => Some(DEFAULT_PASS_THROUGH_MAX_BODY),
+            (None, Target::Native { .. }) => None,
+        };
+        let rate_limit = match &spec.rate_limit {
+            Some(section) => Some(Arc::new(self.rate_limit(section)?)),
+            None => None,
+        };
         Some(Route {
             name,
             pattern,
@@ -342,7 +413,25 @@ impl Builder<'_> {
             host,
             target,
             position,
+            max_body,
+            rate_limit,
         })
+    }
+
+    fn rate_limit(&mut self, section: &Spanned<RateLimitSection>) -> Option<RateLimit> {
+        let spec = section.get_ref();
+        let per = self.duration(Some(&spec.per), Duration::from_secs(1));
+        let requests = NonZeroU32::new(spec.requests);
+        let burst = NonZeroU32::new(spec.burst.unwrap_or(spec.requests));
+        let limit = match (requests, burst) {
+            (Some(requests), Some(burst)) => RateLimit::new(requests, per, burst),
+            _ => None,
+        };
+        if limit.is_none() {
+            let message = "rate_limit needs requests and burst of at least 1, and `per` long enough for one request";
+            self.diagnostics.report(section.span(), message);
+        }
+        limit
     }
 
     fn pattern(&mut self, path: &Text) -> Option<PathPattern> {

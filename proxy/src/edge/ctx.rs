@@ -1,6 +1,6 @@
 //! What the edge knows about one request while it is being served.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -48,6 +48,12 @@ pub struct RequestCtx {
     pub error_code: Option<&'static str>,
     /// A server-side fault to log once, at error level, with the access line.
     pub fault: Option<String>,
+    /// The client's address (see `edge::client`).
+    pub client_ip: Option<IpAddr>,
+    /// The route's body limit, enforced as the body streams through.
+    pub max_body: Option<u64>,
+    /// Request body bytes seen so far.
+    pub body_bytes: u64,
 }
 
 impl RequestCtx {
@@ -64,6 +70,9 @@ impl RequestCtx {
             status: None,
             error_code: None,
             fault: None,
+            client_ip: None,
+            max_body: None,
+            body_bytes: 0,
         }
     }
 }

@@ -14,6 +14,11 @@ use switchyard_handlers::Problem;
 pub fn problem_for(source: &ErrorSource, kind: &ErrorType) -> Option<Problem> {
     use ErrorType as E;
     let problem = match (source, kind) {
+        (_, E::HTTPStatus(413)) => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the body is larger than this route takes",
+        ),
         (_, E::HTTPStatus(code)) => {
             let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             Problem::new(

@@ -10,6 +10,9 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::proxy::Session;
 use pingora::Result;
 
+use std::net::IpAddr;
+
+use super::client;
 use super::ctx::RequestCtx;
 
 /// Response headers that describe the edge-upstream connection, not the response.
@@ -31,10 +34,13 @@ pub fn upstream_request(
     request: &mut RequestHeader,
     ctx: &RequestCtx,
 ) -> Result<()> {
-    if let Some(client) = session.client_addr().and_then(|a| a.as_inet()) {
-        request.insert_header("X-Forwarded-For", client.ip().to_string())?;
-    } else {
-        request.remove_header("X-Forwarded-For");
+    request.remove_header("X-Forwarded-For");
+    if let Some(peer) = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip())
+    {
+        request.insert_header("X-Forwarded-For", forwarded_for(session, peer, ctx))?;
     }
     request.insert_header("X-Forwarded-Proto", "http")?;
     match session.req_header().headers.get(header::HOST).cloned() {
@@ -45,6 +51,27 @@ pub fn upstream_request(
     }
     request.insert_header("X-Request-Id", ctx.request_id.as_str())?;
     Ok(())
+}
+
+/// The `X-Forwarded-For` to send: the trusted chain so far plus the peer, or the peer
+/// alone when it is not a trusted proxy.
+fn forwarded_for(session: &Session, peer: IpAddr, ctx: &RequestCtx) -> String {
+    if !client::is_trusted(peer, &ctx.config.trusted_proxies) {
+        return peer.to_string();
+    }
+    let earlier: Vec<&str> = session
+        .req_header()
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let mut chain = earlier.join(", ");
+    if !chain.is_empty() {
+        chain.push_str(", ");
+    }
+    chain.push_str(&peer.to_string());
+    chain
 }
 
 /// Drops hop-by-hop headers from an upstream response, except on a protocol switch,

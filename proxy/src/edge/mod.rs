@@ -7,9 +7,11 @@
 //! - `fail_to_proxy`: the status table for failed pass-through ([`errors`]).
 //! - `logging`: the request's outcome ([`outcome`]).
 
+mod client;
 mod ctx;
 mod errors;
 mod forward;
+mod limits;
 mod native;
 mod outcome;
 mod request_id;
@@ -21,14 +23,15 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
+use bytes::Bytes;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::HttpPeer;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
-use pingora::{Error, ErrorSource, Result};
-use switchyard_handlers::problem_response;
+use pingora::{Error, ErrorSource, ErrorType, Result};
+use switchyard_handlers::{problem_response, Problem};
 
 use crate::admin::metrics::METRICS;
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_PASS_THROUGH_MAX_BODY};
 use crate::routing::Target;
 
 /// The edge service. Holds the active configuration; swapping it affects new requests
@@ -53,15 +56,22 @@ impl ProxyHttp for Edge {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.request_id = request_id::pick(session.req_header());
+        ctx.client_ip = client::address(session, &ctx.config.trusted_proxies);
         let config = ctx.config.clone();
         let request = session.req_header();
         let host = request_host(request);
         let Some(found) = config.table.find(&request.method, host, request.uri.path()) else {
             ctx.upstream = Some(config.default_upstream.clone());
-            return Ok(false);
+            ctx.max_body = Some(DEFAULT_PASS_THROUGH_MAX_BODY);
+            return self.refuse_over_limit(session, ctx).await;
         };
 
         ctx.route = Some(found.route.name.clone());
+        ctx.max_body = found.route.max_body;
+        if let Some(problem) = limits::refuse(found.route, session, ctx) {
+            self.answer_problem(session, ctx, problem).await?;
+            return Ok(true);
+        }
         match &found.route.target {
             Target::Upstream(upstream) => {
                 ctx.upstream = Some(upstream.clone());
@@ -72,6 +82,27 @@ impl ProxyHttp for Edge {
                 Ok(true)
             }
         }
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        // Only pass-through bodies arrive here; a native handler reads its own.
+        let (Some(chunk), Some(limit)) = (body.as_ref(), ctx.max_body) else {
+            return Ok(());
+        };
+        ctx.body_bytes += chunk.len() as u64;
+        if ctx.body_bytes > limit {
+            return Error::e_explain(
+                ErrorType::HTTPStatus(413),
+                "request body over the route's max_body",
+            );
+        }
+        Ok(())
     }
 
     async fn upstream_peer(
@@ -153,6 +184,39 @@ impl ProxyHttp for Edge {
 
     async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut RequestCtx) {
         outcome::record(session, ctx, error);
+    }
+}
+
+impl Edge {
+    /// Refuses a pass-through request whose declared body is over the default limit.
+    async fn refuse_over_limit(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let declared = session
+            .req_header()
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        match (declared, ctx.max_body) {
+            (Some(length), Some(limit)) if length > limit => {
+                self.answer_problem(session, ctx, limits::too_large(limit))
+                    .await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Answers with `problem` instead of serving the request; the unread body, if any,
+    /// makes the connection unusable afterwards.
+    async fn answer_problem(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        problem: Problem,
+    ) -> Result<()> {
+        ctx.error_code = Some(problem.code);
+        session.set_keepalive(None);
+        respond::write(session, ctx, problem_response(&problem)).await
     }
 }
 

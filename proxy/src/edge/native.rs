@@ -19,7 +19,11 @@ pub async fn serve(
     handler: Arc<dyn Handler>,
     params: PathParams,
 ) -> Result<()> {
-    let outcome = match read_body(session, handler.body_limit()).await? {
+    // The route may take less than the handler could.
+    let limit = ctx.max_body.map_or(handler.body_limit(), |route| {
+        handler.body_limit().min(route as usize)
+    });
+    let outcome = match read_body(session, limit).await? {
         Ok(body) => handler.handle(request(session, params, body)).await,
         Err(error) => Err(error),
     };

@@ -2,13 +2,14 @@
 //! how long. Today that is the access log line (and at most one error line); metrics
 //! and the cut-over dashboard read the same [`Outcome`].
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use pingora::proxy::Session;
 use pingora::Error;
 
 use super::ctx::RequestCtx;
 use crate::admin::metrics::{method_label, status_class, METRICS};
+use crate::config::AccessLogFormat;
 
 /// Everything worth knowing about a finished request.
 pub struct Outcome<'a> {
@@ -36,9 +37,7 @@ pub fn record(session: &Session, ctx: &RequestCtx, error: Option<&Error>) {
         .unwrap_or(0);
     let outcome = Outcome {
         request_id: &ctx.request_id,
-        client: session
-            .client_addr()
-            .map_or_else(|| "-".to_owned(), |a| a.to_string()),
+        client: client_label(session, ctx),
         method: request.method.as_str(),
         path: request.uri.path_and_query().map_or("/", |pq| pq.as_str()),
         route: ctx.route.as_deref().unwrap_or("-"),
@@ -51,7 +50,10 @@ pub fn record(session: &Session, ctx: &RequestCtx, error: Option<&Error>) {
             .map_or_else(|| "-".to_owned(), |a| a.to_string()),
         error_code: ctx.error_code,
     };
-    access_line(&outcome);
+    match ctx.config.access_log {
+        AccessLogFormat::Plain => access_line(&outcome),
+        AccessLogFormat::Json => json_access_line(&outcome),
+    }
     error_line(&outcome, ctx.fault.as_deref(), error);
     count(&outcome);
 }
@@ -68,6 +70,34 @@ fn count(o: &Outcome<'_>) {
         .duration
         .with_label_values(&[o.route])
         .observe(o.duration.as_secs_f64());
+}
+
+/// The client's address as vouched for (see `edge::client`), else the peer's.
+fn client_label(session: &Session, ctx: &RequestCtx) -> String {
+    match (ctx.client_ip, session.client_addr()) {
+        (Some(ip), _) => ip.to_string(),
+        (None, Some(peer)) => peer.to_string(),
+        (None, None) => "-".to_owned(),
+    }
+}
+
+/// One JSON object per line, for log pipelines; the logger prints it bare.
+fn json_access_line(o: &Outcome<'_>) {
+    let line = serde_json::json!({
+        "time": humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        "request_id": o.request_id,
+        "client": o.client,
+        "method": o.method,
+        "path": o.path,
+        "route": o.route,
+        "served_by": o.served_by,
+        "status": o.status,
+        "bytes": o.bytes,
+        "duration_ms": (o.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+        "upstream": o.upstream,
+        "error": o.error_code,
+    });
+    log::info!(target: "switchyard::access", "{line}");
 }
 
 fn access_line(o: &Outcome<'_>) {

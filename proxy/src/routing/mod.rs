@@ -9,7 +9,7 @@ mod pattern;
 mod table;
 
 pub use host::HostPattern;
-pub use pattern::PathPattern;
+pub use pattern::{PathPattern, PatternKind, Segment};
 pub use table::RouteTable;
 
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use std::sync::Arc;
 use http::Method;
 use switchyard_handlers::Handler;
 
+use crate::limits::RateLimit;
 use crate::upstream::Upstream;
 
 /// Who answers a route.
@@ -44,6 +45,10 @@ pub struct Route {
     pub target: Target,
     /// Position in the file, the last tie-breaker of precedence.
     pub position: usize,
+    /// Largest request body, in bytes; `None` leaves it to the handler.
+    pub max_body: Option<u64>,
+    /// Requests allowed per client address.
+    pub rate_limit: Option<Arc<RateLimit>>,
 }
 
 impl Route {

@@ -11,8 +11,10 @@ use switchyard_handlers::PathParams;
 
 /// One segment of a pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Segment {
+pub enum Segment {
+    /// Takes exactly this text; only the last segment may be empty (`/api/`).
     Literal(String),
+    /// `{name}`: takes any one non-empty segment.
     Param(String),
 }
 
@@ -81,6 +83,11 @@ impl PathPattern {
             Segment::Param(name) => Some(name.as_str()),
             Segment::Literal(_) => None,
         })
+    }
+
+    /// The segments before the wildcard, if any (`/*` has none, `/` has one empty literal).
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
     }
 
     /// The pattern as written.

@@ -75,6 +75,8 @@ mod tests {
             host: host.map(|h| HostPattern::parse(h).unwrap()),
             target: Target::Upstream(Arc::new(upstream)),
             position,
+            max_body: None,
+            rate_limit: None,
         }
     }
 
