@@ -110,10 +110,10 @@ fn help_says_what_each_command_does() {
     assert!(help(&["check", "--help"]).contains("Check a route file"));
 }
 
-/// Appended to [`VALID`]: two routes whose hosts tie on precedence, so file order
-/// decides and the wider host, listed first, takes everything. The second `path` is
-/// at line 18, column 8; the first at line 13.
-const SHADOWED: &str = r#"
+/// Appended to [`VALID`]: two routes on one path for a wildcard host and an exact
+/// host. The exact host wins wherever both match, wherever it is in the file. The
+/// second `path` is at line 18, column 8; the first at line 13.
+const HOSTS: &str = r#"
 [[routes]]
 path = "/shop/*"
 host = "*.example.com"
@@ -135,9 +135,9 @@ fn check_json(file: &str) -> (i32, serde_json::Value) {
 }
 
 #[test]
-fn a_shadowed_route_passes_with_a_warning_at_its_position() {
+fn a_wildcard_host_route_overlapping_an_exact_one_passes_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write_routes(&dir, "shadowed.toml", &format!("{VALID}{SHADOWED}"));
+    let file = write_routes(&dir, "hosts.toml", &format!("{VALID}{HOSTS}"));
     let output = run_check(&[&file]);
     assert_eq!(output.code, 0, "{}", output.stderr);
     assert!(
@@ -148,9 +148,9 @@ fn a_shadowed_route_passes_with_a_warning_at_its_position() {
     assert_eq!(
         output.stderr,
         format!(
-            "{file}:18:8: warning: `/shop/*` on host api.example.com never matches: \
-             `/shop/*` on host *.example.com at line 13 is tried first and takes every \
-             request it would\n"
+            "{file}:13:8: warning: `/shop/*` on host *.example.com overlaps `/shop/*` on host \
+             api.example.com at line 18 (both take `/shop` on host api.example.com); line 18 \
+             wins by precedence\n"
         )
     );
 }
@@ -233,18 +233,18 @@ fn json_on_a_broken_file_lists_errors_with_positions() {
 }
 
 #[test]
-fn json_on_a_shadowed_route_gives_a_shadowed_warning() {
+fn json_on_overlapping_routes_gives_an_overlap_warning() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write_routes(&dir, "shadowed.toml", &format!("{VALID}{SHADOWED}"));
+    let file = write_routes(&dir, "hosts.toml", &format!("{VALID}{HOSTS}"));
     let (code, json) = check_json(&file);
     assert_eq!(code, 0, "{json}");
     assert_eq!(json["ok"], true);
     let warnings = json["warnings"].as_array().unwrap();
     assert_eq!(warnings.len(), 1, "{json}");
-    assert_eq!(warnings[0]["kind"], "shadowed");
+    assert_eq!(warnings[0]["kind"], "overlap");
     assert_eq!(
         (&warnings[0]["line"], &warnings[0]["column"]),
-        (&18.into(), &8.into())
+        (&13.into(), &8.into())
     );
 }
 

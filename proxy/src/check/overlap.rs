@@ -498,13 +498,13 @@ mod tests {
     fn findings_table() {
         type Case<'a> = (&'a [(&'a str, &'a str, &'a str)], &'a [&'a str]);
         let cases: &[Case] = &[
-            // Hosts tie on specificity, so file order decides and the wider one wins.
+            // An exact host wins over a wildcard host wherever it is listed.
             (
                 &[
                     ("/api/*", "", "*.example.com"),
                     ("/api/*", "", "api.example.com"),
                 ],
-                &["shadowed 1 by 0"],
+                &["overlap 0 by 1: `/api` on host api.example.com"],
             ),
             (
                 &[
@@ -515,11 +515,11 @@ mod tests {
             ),
             (
                 &[("/a/*", "", "*.x.com"), ("/a/*", "GET", "a.x.com")],
-                &["shadowed 1 by 0"],
+                &["overlap 0 by 1: `GET /a` on host a.x.com"],
             ),
             (
                 &[("/a/*", "GET", "*.x.com"), ("/a/*", "", "a.x.com")],
-                &["overlap 1 by 0: `GET /a` on host a.x.com"],
+                &["overlap 0 by 1: `GET /a` on host a.x.com"],
             ),
             // Precedence, not file order, picks the winner.
             (
@@ -542,7 +542,7 @@ mod tests {
                 &[("/api/*", "", ""), ("/api/events", "", "")],
                 &["overlap 0 by 1: `/api/events`"],
             ),
-            // A shadowed route takes nothing, so it overlaps nothing.
+            // Exact hosts first, then the longer wildcard suffix.
             (
                 &[
                     ("/a/{x}", "GET", "*.x.com"),
@@ -550,8 +550,9 @@ mod tests {
                     ("/a/{z}", "GET,POST", "*.com"),
                 ],
                 &[
-                    "shadowed 1 by 0",
+                    "overlap 0 by 1: `GET /a/{y}` on host a.x.com",
                     "overlap 2 by 0: `GET /a/{x}` on host *.x.com",
+                    "overlap 2 by 1: `GET /a/{y}` on host a.x.com",
                 ],
             ),
             // Disjoint methods, hosts or paths share nothing.

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use http::Method;
 use switchyard_handlers::PathParams;
 
-use super::Route;
+use super::{HostPattern, Route};
 
 /// The route a request matched, with its path parameters.
 pub struct RouteMatch<'a> {
@@ -48,9 +48,18 @@ fn precedence(a: &Route, b: &Route) -> Ordering {
     a.pattern
         .kind()
         .cmp(&b.pattern.kind())
-        .then_with(|| b.host.is_some().cmp(&a.host.is_some()))
+        .then_with(|| host_rank(&a.host).cmp(&host_rank(&b.host)))
         .then_with(|| a.pattern.precedence(&b.pattern))
         .then_with(|| a.position.cmp(&b.position))
+}
+
+/// An exact host before a wildcard host (the longer suffix first), before any host.
+fn host_rank(host: &Option<HostPattern>) -> (u8, std::cmp::Reverse<usize>) {
+    match host {
+        Some(HostPattern::Exact(_)) => (0, std::cmp::Reverse(0)),
+        Some(HostPattern::Subdomains(suffix)) => (1, std::cmp::Reverse(suffix.len())),
+        None => (2, std::cmp::Reverse(0)),
+    }
 }
 
 #[cfg(test)]
@@ -91,6 +100,8 @@ mod tests {
             route(6, "/api/*", &[], None),
             route(7, "/admin/reports/*", &[], None),
             route(8, "/api/events/{id}", &["GET"], None),
+            route(9, "/shop/*", &[], Some("*.example.com")),
+            route(10, "/shop/*", &[], Some("api.example.com")),
         ])
     }
 
@@ -114,6 +125,8 @@ mod tests {
             ("GET", None, "/admin/users", Some("r0")),
             ("GET", None, "/", None),
             ("GET", None, "/apiary", None),
+            ("GET", Some("api.example.com"), "/shop/x", Some("r10")),
+            ("GET", Some("www.example.com"), "/shop/x", Some("r9")),
         ];
         for (method, host, path, expected) in cases {
             let found = table.find(&method.parse().unwrap(), host, path);
