@@ -39,7 +39,8 @@ pub struct EdgeConfig {
     pub routes_toml: String,
     /// Extra environment for the process, applied after `RUST_LOG=info`.
     pub env: Vec<(String, String)>,
-    /// Extra lines appended to the generated Pingora YAML conf.
+    /// Extra lines appended to the generated Pingora YAML conf; a top-level key set
+    /// here (e.g. `grace_period_seconds: 2`) replaces the generated line.
     pub conf_extra: String,
 }
 
@@ -58,7 +59,8 @@ impl EdgeConfig {
         self
     }
 
-    /// Appends YAML lines to the Pingora conf, e.g. `upstream_keepalive_pool_size: 4`.
+    /// Appends YAML lines to the Pingora conf, e.g. `upstream_keepalive_pool_size: 4`;
+    /// a key the generated conf sets, such as `grace_period_seconds`, replaces its line.
     pub fn conf_extra(mut self, yaml: impl Into<String>) -> EdgeConfig {
         self.conf_extra = yaml.into();
         self
@@ -315,14 +317,31 @@ fn exit_code(status: ExitStatus) -> i32 {
 /// Writes the routes file and the Pingora conf into `dir`.
 fn write_files(dir: &Path, config: &EdgeConfig) {
     std::fs::write(dir.join("routes.toml"), &config.routes_toml).expect("write routes.toml");
-    let conf = format!(
-        "---\nversion: 1\nthreads: 1\npid_file: {}\nupgrade_sock: {}\n\
-         grace_period_seconds: 0\ngraceful_shutdown_timeout_seconds: 1\n{}\n",
+    let defaults = format!(
+        "version: 1\nthreads: 1\npid_file: {}\nupgrade_sock: {}\n\
+         grace_period_seconds: 0\ngraceful_shutdown_timeout_seconds: 1\n",
         dir.join("switchyard.pid").display(),
         dir.join("upgrade.sock").display(),
-        config.conf_extra,
     );
+    let defaults = without_keys_of(&defaults, &config.conf_extra);
+    let conf = format!("---\n{defaults}{}\n", config.conf_extra);
     std::fs::write(dir.join("pingora.yaml"), conf).expect("write pingora.yaml");
+}
+
+/// The lines of `defaults` whose top-level key `extra` does not set: YAML refuses a
+/// repeated key, so a key given in `conf_extra` replaces the generated line.
+fn without_keys_of(defaults: &str, extra: &str) -> String {
+    let top_level_key = |line: &str| {
+        let (key, _) = line.split_once(':')?;
+        let nested = key.starts_with([' ', '\t', '-', '#']);
+        (!nested).then(|| key.trim_end().to_owned())
+    };
+    let replaced: Vec<String> = extra.lines().filter_map(top_level_key).collect();
+    defaults
+        .lines()
+        .filter(|line| !top_level_key(line).is_some_and(|key| replaced.contains(&key)))
+        .map(|line| format!("{line}\n"))
+        .collect()
 }
 
 /// Spawns `<bin> run` with output captured in `dir`.
@@ -407,4 +426,94 @@ fn read_lossy(path: &Path) -> String {
     std::fs::read(path)
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default()
+}
+
+impl Edge {
+    /// Starts a successor for a zero-downtime upgrade: `switchyard run --upgrade` with a
+    /// byte-for-byte copy of this edge's Pingora conf (so the same `upgrade_sock`), the
+    /// same listen and admin addresses, and `config`'s routes and environment
+    /// (`config.conf_extra` is not used). The successor has a temp dir of its own for
+    /// its routes file and logs.
+    ///
+    /// Returns once the successor has opened the upgrade socket and waits on it for the
+    /// listening sockets: send this edge `SIGQUIT` to hand them over. A successor that
+    /// gets none within Pingora's few retries exits.
+    pub async fn start_successor(&self, config: EdgeConfig) -> Edge {
+        let dir = tempfile::Builder::new()
+            .prefix("switchyard-successor-")
+            .tempdir()
+            .expect("create the successor's temp dir");
+        let conf = std::fs::read_to_string(self.dir.path().join("pingora.yaml"))
+            .expect("read the edge's pingora.yaml");
+        std::fs::write(dir.path().join("pingora.yaml"), &conf).expect("copy pingora.yaml");
+        std::fs::write(dir.path().join("routes.toml"), &config.routes_toml)
+            .expect("write the successor's routes.toml");
+        let sock = upgrade_sock_of(&conf);
+        // A socket file left by an earlier hand-over would pass for a waiting successor.
+        let _ = std::fs::remove_file(&sock);
+
+        let addrs = (self.addr, self.admin_addr);
+        let mut child = spawn_successor(&binary_path(), dir.path(), addrs, &config);
+        let deadline = Instant::now() + START_TIMEOUT;
+        while !sock.exists() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "the successor exited ({status}) before opening {}; its output:\n{}",
+                    sock.display(),
+                    read_logs(dir.path())
+                );
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the successor did not open {} within {START_TIMEOUT:?}; its output:\n{}",
+                    sock.display(),
+                    read_logs(dir.path())
+                );
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+        Edge {
+            child,
+            addr: self.addr,
+            admin_addr: self.admin_addr,
+            dir,
+            exit: None,
+        }
+    }
+}
+
+/// The `upgrade_sock` a Pingora YAML conf names.
+fn upgrade_sock_of(conf: &str) -> PathBuf {
+    conf.lines()
+        .find_map(|line| line.strip_prefix("upgrade_sock:"))
+        .map(|path| PathBuf::from(path.trim()))
+        .unwrap_or_else(|| panic!("no upgrade_sock in the conf:\n{conf}"))
+}
+
+/// Spawns `<bin> run --upgrade` with the routes and conf in `dir`, output captured there.
+fn spawn_successor(
+    bin: &Path,
+    dir: &Path,
+    (addr, admin): (SocketAddr, SocketAddr),
+    config: &EdgeConfig,
+) -> Child {
+    Command::new(bin)
+        .arg("run")
+        .arg("--upgrade")
+        .arg("--routes")
+        .arg(dir.join("routes.toml"))
+        .arg("--conf")
+        .arg(dir.join("pingora.yaml"))
+        .arg("--listen")
+        .arg(addr.to_string())
+        .env("RUST_LOG", "info")
+        .env("SWITCHYARD_ADMIN_LISTEN", admin.to_string())
+        .envs(config.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(log_file(dir, "stdout.log"))
+        .stderr(log_file(dir, "stderr.log"))
+        .spawn()
+        .unwrap_or_else(|err| panic!("spawn {} run --upgrade: {err}", bin.display()))
 }
