@@ -23,6 +23,7 @@ use crate::cli::RunArgs;
 use crate::config::{self, Config, ConfigError};
 use crate::edge::Edge;
 use crate::reload::Reloader;
+use crate::upstream::HealthChecker;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +75,7 @@ pub fn run(args: RunArgs) -> Result<(), StartError> {
 
     let reloader = Reloader::new(
         args.routes.clone(),
-        active,
+        active.clone(),
         listen,
         args.listen.is_some(),
         reloads,
@@ -83,6 +84,12 @@ pub fn run(args: RunArgs) -> Result<(), StartError> {
     // It only waits for a signal; a runtime of its own needs no more than one thread.
     reload_service.threads = Some(1);
     server.add_service(reload_service);
+
+    let mut health_service =
+        background_service("upstream health checks", HealthChecker::new(active));
+    // Probes only wait on sockets; one thread is plenty and leaves the cores to traffic.
+    health_service.threads = Some(1);
+    server.add_service(health_service);
 
     for upstream in config_upstreams {
         log::info!("upstream {}: {:?}", upstream.name, upstream.addresses());

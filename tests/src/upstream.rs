@@ -77,6 +77,8 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// Wait this long after reading the request before answering.
     pub delay: Option<Duration>,
+    /// Record the request, then close the connection without answering.
+    pub hang_up: bool,
 }
 
 impl Default for Reply {
@@ -93,6 +95,16 @@ impl Reply {
             headers: Vec::new(),
             body: Vec::new(),
             delay: None,
+            hang_up: false,
+        }
+    }
+
+    /// No answer at all: the request is recorded and the connection closed, as an
+    /// app that crashes while handling it would.
+    pub fn hang_up() -> Reply {
+        Reply {
+            hang_up: true,
+            ..Reply::new(502)
         }
     }
 
@@ -167,10 +179,16 @@ pub struct RecordingUpstream {
 impl RecordingUpstream {
     /// Binds 127.0.0.1:0 and starts serving.
     pub async fn start() -> RecordingUpstream {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        RecordingUpstream::start_at(addr)
             .await
-            .expect("bind the recording upstream");
-        let addr = listener.local_addr().expect("upstream address");
+            .expect("bind the recording upstream")
+    }
+
+    /// Binds `addr` and starts serving, e.g. again on the port of one that was stopped.
+    pub async fn start_at(addr: SocketAddr) -> io::Result<RecordingUpstream> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             requests: Mutex::new(Vec::new()),
             replies: Mutex::new(Vec::new()),
@@ -178,7 +196,7 @@ impl RecordingUpstream {
             recorded: watch::Sender::new(0),
         });
         let task = tokio::spawn(accept_loop(listener, shared.clone()));
-        RecordingUpstream { addr, shared, task }
+        Ok(RecordingUpstream { addr, shared, task })
     }
 
     /// Where the server listens.
@@ -288,6 +306,9 @@ async fn exchange(
     let is_head = request.method == "HEAD";
     let reply = shared.reply_for(&request.target);
     shared.record(request);
+    if reply.hang_up {
+        return Ok(false);
+    }
 
     if let Some(delay) = reply.delay {
         tokio::time::sleep(delay).await;

@@ -5,8 +5,8 @@
 
 use once_cell::sync::Lazy;
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 /// Every metric of the process, in one registry.
@@ -18,6 +18,9 @@ pub struct Metrics {
     pub duration: HistogramVec,
     /// Failed pass-through attempts by upstream and kind (`upstream_timeout`, ...).
     pub upstream_errors: IntCounterVec,
+    /// 1 while the health check lets an upstream address take requests, 0 while it is
+    /// down; by upstream and address.
+    pub upstream_address_healthy: IntGaugeVec,
     /// Route file reloads by result (`ok` or `error`).
     pub reloads: IntCounterVec,
     /// 1 when the last reload succeeded (or none was tried), 0 when it failed.
@@ -65,6 +68,14 @@ impl Metrics {
                 &["upstream", "kind"],
             )
             .expect("valid metric"),
+            upstream_address_healthy: IntGaugeVec::new(
+                Opts::new(
+                    "upstream_address_healthy",
+                    "1 when the health check lets the upstream address take requests",
+                ),
+                &["upstream", "address"],
+            )
+            .expect("valid metric"),
             reloads: IntCounterVec::new(
                 Opts::new("reloads_total", "Route file reloads by result"),
                 &["result"],
@@ -99,6 +110,7 @@ impl Metrics {
             Box::new(self.requests.clone()),
             Box::new(self.duration.clone()),
             Box::new(self.upstream_errors.clone()),
+            Box::new(self.upstream_address_healthy.clone()),
             Box::new(self.reloads.clone()),
             Box::new(self.last_reload_ok.clone()),
             Box::new(self.requests_in_flight.clone()),

@@ -65,6 +65,11 @@ pub struct UpstreamSection {
     pub read_timeout: Option<Text>,
     pub write_timeout: Option<Text>,
     pub idle_timeout: Option<Text>,
+    pub health_check_path: Option<Text>,
+    pub health_check_interval: Option<Text>,
+    pub health_check_timeout: Option<Text>,
+    pub unhealthy_after: Option<Spanned<u32>>,
+    pub healthy_after: Option<Spanned<u32>>,
 }
 
 /// `[[routes]]`

@@ -26,7 +26,7 @@ use super::file::{
 };
 use crate::limits::RateLimit;
 use crate::routing::{HostPattern, PathPattern, Route, RouteTable, Target};
-use crate::upstream::{Upstream, UpstreamTimeouts};
+use crate::upstream::{HealthCheck, Upstream, UpstreamTimeouts};
 
 /// Address the public listener binds when the file names none.
 const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
@@ -311,10 +311,52 @@ impl Builder<'_> {
             let message = format!("upstream `{}` needs at least one address", name.get_ref());
             self.diagnostics.report(section.span(), message);
         }
+        let health_check = self.health_check(spec);
         if addresses.is_empty() {
             return None;
         }
-        Some(Upstream::new(name.get_ref().clone(), addresses, timeouts))
+        let upstream = Upstream::new(name.get_ref().clone(), addresses, timeouts);
+        Some(upstream.with_health_check(health_check))
+    }
+
+    /// The `health_check_*`, `unhealthy_after` and `healthy_after` keys.
+    fn health_check(&mut self, spec: &UpstreamSection) -> HealthCheck {
+        let defaults = HealthCheck::default();
+        HealthCheck {
+            path: spec
+                .health_check_path
+                .as_ref()
+                .and_then(|path| self.health_check_path(path)),
+            interval: self.duration(spec.health_check_interval.as_ref(), defaults.interval),
+            timeout: self.duration(spec.health_check_timeout.as_ref(), defaults.timeout),
+            unhealthy_after: self
+                .threshold(spec.unhealthy_after.as_ref(), defaults.unhealthy_after),
+            healthy_after: self.threshold(spec.healthy_after.as_ref(), defaults.healthy_after),
+        }
+    }
+
+    /// The path goes into a request line as written, so it must be one token.
+    fn health_check_path(&mut self, text: &Text) -> Option<String> {
+        let value = self.text(text)?;
+        if value.starts_with('/') && value.bytes().all(|b| b.is_ascii_graphic()) {
+            return Some(value);
+        }
+        let message = format!(
+            "health_check_path {value:?} must start with / and have no spaces, e.g. \"/up\""
+        );
+        self.diagnostics.report(text.span(), message);
+        None
+    }
+
+    /// A count of consecutive probes; zero would make the state flip on nothing.
+    fn threshold(&mut self, count: Option<&Spanned<u32>>, default: u32) -> u32 {
+        let Some(count) = count else { return default };
+        if *count.get_ref() == 0 {
+            self.diagnostics
+                .report(count.span(), "a count of health checks must be at least 1");
+            return default;
+        }
+        *count.get_ref()
     }
 
     fn address(&mut self, text: &Text) -> Option<SocketAddr> {

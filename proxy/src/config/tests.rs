@@ -99,6 +99,9 @@ fn refusals_point_at_the_problem() {
         ),
         ("[upstreams.slow]\naddresses = [\"127.0.0.1:1\"]\nread_timeout = \"soon\"\n", "10:16: invalid duration \"soon\""),
         ("[upstreams.none]\naddresses = [\"not an address\"]\n", "9:14: upstream address \"not an address\""),
+        ("[upstreams.up]\naddresses = [\"127.0.0.1:1\"]\nhealth_check_path = \"up now\"\n", "10:21: health_check_path \"up now\" must start with /"),
+        ("[upstreams.up]\naddresses = [\"127.0.0.1:1\"]\nunhealthy_after = 0\n", "10:19: a count of health checks must be at least 1"),
+        ("[upstreams.up]\naddresses = [\"127.0.0.1:1\"]\nhealth_check_interval = \"0s\"\n", "10:25: a duration must be longer than zero"),
         ("[stores]\nredis_url = \"http://x\"\n", "8:1: redis_url"),
         ("[[routes]]\npath = \"/x\"\nupstream = \"legacy\"\nmethods = []\n", "11:11: methods must list at least one method"),
         (
@@ -117,6 +120,22 @@ fn refusals_point_at_the_problem() {
             "for:\n{body}\nexpected {expected}\n     got {got}"
         );
     }
+}
+
+#[test]
+fn health_check_keys_are_read_with_defaults() {
+    let body = "[upstreams.checked]\naddresses = [\"127.0.0.1:3001\", \"127.0.0.1:3002\"]\n\
+                health_check_path = \"/up\"\nhealth_check_interval = \"100ms\"\n\
+                health_check_timeout = \"50ms\"\nunhealthy_after = 3\nhealthy_after = 2\n";
+    let config = load(body).unwrap();
+    let check = config.upstreams["checked"].health_check();
+    assert_eq!(check.path.as_deref(), Some("/up"));
+    assert_eq!(check.interval, std::time::Duration::from_millis(100));
+    assert_eq!(check.timeout, std::time::Duration::from_millis(50));
+    assert_eq!((check.unhealthy_after, check.healthy_after), (3, 2));
+
+    let defaults = config.upstreams["legacy"].health_check();
+    assert_eq!(*defaults, crate::upstream::HealthCheck::default());
 }
 
 #[test]

@@ -39,8 +39,11 @@ pub struct RequestCtx {
     pub route: Option<String>,
     /// Where the request is passed through to, when it is.
     pub upstream: Option<Arc<Upstream>>,
-    /// The upstream address actually used.
+    /// The upstream address actually used (the last one, after retries).
     pub upstream_address: Option<SocketAddr>,
+    /// Every upstream address attempted for this request, in order. A retry picks an
+    /// address not in it when there is one, and its length bounds the retries.
+    pub tried: Vec<SocketAddr>,
     pub served_by: ServedBy,
     /// Status of a response the edge wrote itself.
     pub status: Option<u16>,
@@ -66,6 +69,7 @@ impl RequestCtx {
             route: None,
             upstream: None,
             upstream_address: None,
+            tried: Vec::new(),
             served_by: ServedBy::Native,
             status: None,
             error_code: None,

@@ -2,7 +2,10 @@
 //! module named for it.
 //!
 //! - `request_filter`: pick the route; a native route is answered here ([`native`]).
-//! - `upstream_peer`: the next address of the route's upstream.
+//! - `upstream_peer`: the next healthy address of the route's upstream; on a retry,
+//!   one not tried yet.
+//! - `fail_to_connect` / `error_while_proxy`: whether a failed attempt is retried
+//!   ([`retry`]).
 //! - `upstream_request_filter` / `response_filter`: forwarding headers ([`forward`]).
 //! - `fail_to_proxy`: the status table for failed pass-through ([`errors`]).
 //! - `logging`: the request's outcome ([`outcome`]).
@@ -16,6 +19,7 @@ mod native;
 mod outcome;
 mod request_id;
 mod respond;
+mod retry;
 
 pub use ctx::{RequestCtx, ServedBy};
 
@@ -114,9 +118,34 @@ impl ProxyHttp for Edge {
             .upstream
             .as_ref()
             .unwrap_or(&ctx.config.default_upstream);
-        let peer = upstream.next_peer();
+        let peer = upstream.next_peer(&ctx.tried);
         ctx.upstream_address = peer._address.as_inet().copied();
+        ctx.tried.extend(ctx.upstream_address);
         Ok(peer)
+    }
+
+    fn fail_to_connect(
+        &self,
+        session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut error: Box<Error>,
+    ) -> Box<Error> {
+        retry::after_connect_failure(session, ctx, &mut error);
+        error
+    }
+
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        session: &mut Session,
+        error: Box<Error>,
+        ctx: &mut RequestCtx,
+        client_reused: bool,
+    ) -> Box<Error> {
+        let mut error = error.more_context(format!("Peer: {peer}"));
+        retry::after_send_failure(session, ctx, &mut error, client_reused);
+        error
     }
 
     async fn upstream_request_filter(
