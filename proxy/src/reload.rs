@@ -53,8 +53,12 @@ impl Reloader {
     fn reload(&self) {
         match config::load(&self.routes, &Registry::standard()) {
             Ok(config) => {
-                if config.admin_listen != self.active.load().admin_listen {
+                let running = self.active.load();
+                if config.admin_listen != running.admin_listen {
                     log::warn!("admin.listen changed: a new admin address needs a restart");
+                }
+                if config.tls != running.tls {
+                    log::warn!("server.tls changed: new certificates need a restart");
                 }
                 if !self.listen_overridden && config.listen != self.bound {
                     log::warn!(

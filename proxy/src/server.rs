@@ -34,6 +34,8 @@ pub enum StartError {
     ServerSettings { path: PathBuf, message: String },
     #[error("{0}")]
     Schema(SchemaError),
+    #[error("cannot set up TLS on the public listener: {0}")]
+    Tls(String),
     #[error("cannot start the start-up runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -56,10 +58,22 @@ pub fn run(args: RunArgs) -> Result<(), StartError> {
     let config_upstreams: Vec<_> = config.upstreams.values().cloned().collect();
     let admin_listen = config.admin_listen;
     METRICS.started.set(epoch_seconds());
+    let tls = config.tls.clone();
     let active = Arc::new(ArcSwap::from_pointee(config));
     let mut service =
         pingora::proxy::http_proxy_service(&server.configuration, Edge::new(active.clone()));
-    service.add_tcp(&listen.to_string());
+    match &tls {
+        Some(files) => {
+            let (certificate, key) = (
+                files.certificate.to_string_lossy(),
+                files.key.to_string_lossy(),
+            );
+            service
+                .add_tls(&listen.to_string(), &certificate, &key)
+                .map_err(|e| StartError::Tls(e.to_string()))?;
+        }
+        None => service.add_tcp(&listen.to_string()),
+    }
     server.add_service(service);
 
     let reloads = Arc::new(ReloadStatus::new(args.routes.clone()));
@@ -94,8 +108,9 @@ pub fn run(args: RunArgs) -> Result<(), StartError> {
     for upstream in config_upstreams {
         log::info!("upstream {}: {:?}", upstream.name, upstream.addresses());
     }
+    let scheme = if tls.is_some() { "https" } else { "http" };
     log::info!(
-        "switchyard listening on {listen} with routes from {}",
+        "switchyard listening on {listen} ({scheme}) with routes from {}",
         args.routes.display()
     );
     server.run_forever()

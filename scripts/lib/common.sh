@@ -87,6 +87,7 @@ ensure_packages() {
     { command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; } ||
         missing+=(redis-server)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     # The legacy worker: Sidekiq and its PostgreSQL driver, for the Sidekiq suite and demo.
     command -v sidekiq >/dev/null 2>&1 || missing+=(ruby-sidekiq)
     ruby -e 'require "pg"' >/dev/null 2>&1 || missing+=(ruby-pg)

@@ -36,6 +36,15 @@ pub struct ServerSection {
     pub default_upstream: Text,
     pub access_log: Option<Text>,
     pub trusted_proxies: Option<Vec<Text>>,
+    pub tls: Option<Spanned<TlsSection>>,
+}
+
+/// `[server.tls]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    pub certificate: Text,
+    pub key: Text,
 }
 
 /// `[admin]`

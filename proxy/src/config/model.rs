@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::num::NonZeroU32;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use toml::Spanned;
 use super::env;
 use super::error::{ConfigError, Diagnostics};
 use super::file::{
-    RateLimitSection, RouteFile, RouteSection, StoresSection, Text, UpstreamSection,
+    RateLimitSection, RouteFile, RouteSection, StoresSection, Text, TlsSection, UpstreamSection,
 };
 use crate::limits::RateLimit;
 use crate::routing::{HostPattern, PathPattern, Route, RouteTable, Target};
@@ -34,6 +34,13 @@ const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 /// Largest request body a pass-through route takes unless it says otherwise: ample for
 /// an API, small enough that a client cannot tie up the upstream with an endless one.
 pub const DEFAULT_PASS_THROUGH_MAX_BODY: u64 = 10 * 1024 * 1024;
+
+/// PEM files for TLS on the public listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
+}
 
 /// How the access log is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +60,8 @@ pub struct Config {
     pub access_log: AccessLogFormat,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// Certificate and key of the public listener; plain HTTP when `None`.
+    pub tls: Option<TlsFiles>,
     pub stores: Arc<Stores>,
     pub upstreams: BTreeMap<String, Arc<Upstream>>,
     /// Takes every request no route takes.
@@ -117,6 +126,7 @@ pub(super) fn build(
     let listen = builder.listen(file.server.listen.as_ref());
     let access_log = builder.access_log(file.server.access_log.as_ref());
     let trusted_proxies = builder.trusted_proxies(file.server.trusted_proxies.as_deref());
+    let tls = file.server.tls.as_ref().and_then(|tls| builder.tls(tls));
     let admin_listen = file
         .admin
         .as_ref()
@@ -138,6 +148,7 @@ pub(super) fn build(
         admin_listen,
         access_log,
         trusted_proxies,
+        tls,
         stores,
         upstreams,
         default_upstream,
@@ -216,6 +227,30 @@ impl Builder<'_> {
                 AccessLogFormat::Plain
             }
             None => AccessLogFormat::Plain,
+        }
+    }
+
+    /// Certificate and key files, which must be readable now: a typo found at check
+    /// time beats a listener that fails at start.
+    fn tls(&mut self, section: &Spanned<TlsSection>) -> Option<TlsFiles> {
+        let spec = section.get_ref();
+        let certificate = self.readable_file(&spec.certificate);
+        let key = self.readable_file(&spec.key);
+        Some(TlsFiles {
+            certificate: certificate?,
+            key: key?,
+        })
+    }
+
+    fn readable_file(&mut self, text: &Text) -> Option<PathBuf> {
+        let path = PathBuf::from(self.text(text)?);
+        match std::fs::File::open(&path) {
+            Ok(_) => Some(path),
+            Err(e) => {
+                self.diagnostics
+                    .report(text.span(), format!("cannot read {}: {e}", path.display()));
+                None
+            }
         }
     }
 

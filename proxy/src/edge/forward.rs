@@ -42,7 +42,8 @@ pub fn upstream_request(
     {
         request.insert_header("X-Forwarded-For", forwarded_for(session, peer, ctx))?;
     }
-    request.insert_header("X-Forwarded-Proto", "http")?;
+    let over_tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+    request.insert_header("X-Forwarded-Proto", if over_tls { "https" } else { "http" })?;
     match session.req_header().headers.get(header::HOST).cloned() {
         Some(host) => request.insert_header("X-Forwarded-Host", host)?,
         None => {
