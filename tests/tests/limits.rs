@@ -105,3 +105,22 @@ async fn the_access_log_can_be_json_lines() {
     assert_eq!(entry["served_by"], "upstream");
     assert!(entry["time"].is_string() && entry["duration_ms"].is_number());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_can_wait_less_than_its_upstream() {
+    use switchyard_tests::Reply;
+
+    let upstream = RecordingUpstream::start().await;
+    upstream.respond(
+        "/",
+        Reply::text(200, "late").with_delay(Duration::from_millis(700)),
+    );
+    let routes =
+        "[[routes]]\npath = \"/impatient/*\"\nupstream = \"legacy\"\nread_timeout = \"200ms\"\n";
+    let edge = edge(&upstream, "", routes).await;
+
+    let impatient = get(edge.addr(), "/impatient/x").await;
+    assert_eq!(impatient.status, 504, "{}", impatient.text());
+    assert_eq!(impatient.json()["error"], "upstream_timeout");
+    assert_eq!(get(edge.addr(), "/patient").await.status, 200);
+}

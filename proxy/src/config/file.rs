@@ -93,6 +93,9 @@ pub struct RouteSection {
     pub upstream: Option<Text>,
     pub max_body: Option<Spanned<u64>>,
     pub rate_limit: Option<Spanned<RateLimitSection>>,
+    pub connect_timeout: Option<Text>,
+    pub read_timeout: Option<Text>,
+    pub write_timeout: Option<Text>,
     pub options: Option<Spanned<toml::Table>>,
 }
 

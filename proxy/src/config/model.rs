@@ -25,7 +25,7 @@ use super::file::{
     RateLimitSection, RouteFile, RouteSection, StoresSection, Text, TlsSection, UpstreamSection,
 };
 use crate::limits::RateLimit;
-use crate::routing::{HostPattern, PathPattern, Route, RouteTable, Target};
+use crate::routing::{HostPattern, PathPattern, Route, RouteTable, RouteTimeouts, Target};
 use crate::upstream::{HealthCheck, Upstream, UpstreamTimeouts};
 
 /// Address the public listener binds when the file names none.
@@ -483,6 +483,7 @@ impl Builder<'_> {
             Some(section) => Some(Arc::new(self.rate_limit(section)?)),
             None => None,
         };
+        let timeouts = self.route_timeouts(spec, &target)?;
         Some(Route {
             name,
             pattern,
@@ -492,6 +493,32 @@ impl Builder<'_> {
             position,
             max_body,
             rate_limit,
+            timeouts,
+        })
+    }
+
+    /// A route's own upstream timeouts; a native route has no upstream to time.
+    fn route_timeouts(&mut self, spec: &RouteSection, target: &Target) -> Option<RouteTimeouts> {
+        let given = [
+            &spec.connect_timeout,
+            &spec.read_timeout,
+            &spec.write_timeout,
+        ];
+        if let (Target::Native { .. }, Some(first)) =
+            (target, given.iter().find_map(|t| t.as_ref()))
+        {
+            let message = "timeouts are for pass-through routes; a native route has no upstream";
+            self.diagnostics.report(first.span(), message);
+            return None;
+        }
+        let mut read = |text: &Option<Text>| {
+            text.as_ref()
+                .map(|t| self.duration(Some(t), Duration::ZERO))
+        };
+        Some(RouteTimeouts {
+            connect: read(&spec.connect_timeout),
+            read: read(&spec.read_timeout),
+            write: read(&spec.write_timeout),
         })
     }
 

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use crate::admin::metrics::METRICS;
 use crate::config::Config;
+use crate::routing::RouteTimeouts;
 use crate::upstream::Upstream;
 
 /// Who produced the response a client got, as `X-Served-By` and the access log say.
@@ -57,6 +58,8 @@ pub struct RequestCtx {
     pub max_body: Option<u64>,
     /// Request body bytes seen so far.
     pub body_bytes: u64,
+    /// The route's own upstream timeouts.
+    pub timeouts: RouteTimeouts,
 }
 
 impl RequestCtx {
@@ -77,6 +80,7 @@ impl RequestCtx {
             client_ip: None,
             max_body: None,
             body_bytes: 0,
+            timeouts: RouteTimeouts::default(),
         }
     }
 }

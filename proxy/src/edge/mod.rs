@@ -72,6 +72,7 @@ impl ProxyHttp for Edge {
 
         ctx.route = Some(found.route.name.clone());
         ctx.max_body = found.route.max_body;
+        ctx.timeouts = found.route.timeouts;
         if let Some(problem) = limits::refuse(found.route, session, ctx) {
             self.answer_problem(session, ctx, problem).await?;
             return Ok(true);
@@ -118,7 +119,8 @@ impl ProxyHttp for Edge {
             .upstream
             .as_ref()
             .unwrap_or(&ctx.config.default_upstream);
-        let peer = upstream.next_peer(&ctx.tried);
+        let mut peer = upstream.next_peer(&ctx.tried);
+        ctx.timeouts.apply(&mut peer);
         ctx.upstream_address = peer._address.as_inet().copied();
         ctx.tried.extend(ctx.upstream_address);
         Ok(peer)

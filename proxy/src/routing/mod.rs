@@ -49,6 +49,26 @@ pub struct Route {
     pub max_body: Option<u64>,
     /// Requests allowed per client address.
     pub rate_limit: Option<Arc<RateLimit>>,
+    /// Timeouts that override the upstream's for this route.
+    pub timeouts: RouteTimeouts,
+}
+
+/// A pass-through route's own timeouts; `None` keeps the upstream's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RouteTimeouts {
+    pub connect: Option<std::time::Duration>,
+    pub read: Option<std::time::Duration>,
+    pub write: Option<std::time::Duration>,
+}
+
+impl RouteTimeouts {
+    /// Applies the overrides to a peer about to be connected.
+    pub fn apply(&self, peer: &mut pingora::upstreams::peer::HttpPeer) {
+        let options = &mut peer.options;
+        options.connection_timeout = self.connect.or(options.connection_timeout);
+        options.read_timeout = self.read.or(options.read_timeout);
+        options.write_timeout = self.write.or(options.write_timeout);
+    }
 }
 
 impl Route {

@@ -86,6 +86,7 @@ mod tests {
             position,
             max_body: None,
             rate_limit: None,
+            timeouts: Default::default(),
         }
     }
 
