@@ -4,11 +4,13 @@
 //! background service claims it. A reload loads and checks the file exactly as start-up
 //! does; a valid file replaces the active configuration atomically, and requests in
 //! flight finish on the one they started with. A file that fails to load changes
-//! nothing: the error is logged and the running table stays.
+//! nothing: the error is logged and the running table stays. With `server.watch`, a
+//! change to the file's modification time or length reloads it too.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
@@ -93,11 +95,31 @@ impl BackgroundService for Reloader {
                 return;
             }
         };
+        let mut ticks = tokio::time::interval(WATCH_INTERVAL);
+        let mut seen = file_stamp(&self.routes);
         loop {
             tokio::select! {
                 _ = hangups.recv() => self.reload(),
+                _ = ticks.tick() => {
+                    // With `server.watch`, a changed file reloads as a SIGHUP would.
+                    let stamp = file_stamp(&self.routes);
+                    if stamp != seen && self.active.load().watch {
+                        self.reload();
+                    }
+                    seen = stamp;
+                }
                 _ = shutdown.changed() => return,
             }
         }
     }
+}
+
+/// How often a watched route file is looked at.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What tells a changed file apart: its modification time and length. Editors that
+/// replace the file (write and rename) change both.
+fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let metadata = std::fs::metadata(path).ok()?;
+    Some((metadata.modified().ok()?, metadata.len()))
 }

@@ -64,3 +64,21 @@ async fn sighup_swaps_in_a_valid_file_and_keeps_the_table_on_a_broken_one() {
     assert_eq!(second.requests().len(), served_before + 1);
     assert!(edge.is_running());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watched_file_reloads_without_a_signal() {
+    let first = RecordingUpstream::start().await;
+    let second = RecordingUpstream::start().await;
+    let watched =
+        |upstream: &str| routes(upstream).replacen("[server]\n", "[server]\nwatch = true\n", 1);
+    let config = EdgeConfig::new(watched("first"))
+        .env("FIRST", first.addr().to_string())
+        .env("SECOND", second.addr().to_string());
+    let edge = Edge::start(config).await;
+    assert_eq!(get(edge.addr(), "/which").await.status, 200);
+
+    std::fs::write(edge.routes_path(), watched("second")).unwrap();
+    wait_until_served_by(&edge, &second).await;
+    edge.wait_for_log("routes reloaded", Duration::from_secs(5))
+        .await;
+}

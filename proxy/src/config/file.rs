@@ -37,6 +37,7 @@ pub struct ServerSection {
     pub access_log: Option<Text>,
     pub trusted_proxies: Option<Vec<Text>>,
     pub tls: Option<Spanned<TlsSection>>,
+    pub watch: Option<bool>,
 }
 
 /// `[server.tls]`

@@ -62,6 +62,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// Certificate and key of the public listener; plain HTTP when `None`.
     pub tls: Option<TlsFiles>,
+    /// Reload when the route file changes, not only on `SIGHUP`.
+    pub watch: bool,
     pub stores: Arc<Stores>,
     pub upstreams: BTreeMap<String, Arc<Upstream>>,
     /// Takes every request no route takes.
@@ -149,6 +151,7 @@ pub(super) fn build(
         access_log,
         trusted_proxies,
         tls,
+        watch: file.server.watch.unwrap_or(false),
         stores,
         upstreams,
         default_upstream,
