@@ -124,3 +124,21 @@ async fn a_route_can_wait_less_than_its_upstream() {
     assert_eq!(impatient.json()["error"], "upstream_timeout");
     assert_eq!(get(edge.addr(), "/patient").await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_s_total_timeout_bounds_the_whole_exchange() {
+    use switchyard_tests::Reply;
+
+    let upstream = RecordingUpstream::start().await;
+    upstream.respond(
+        "/",
+        Reply::text(200, "late").with_delay(Duration::from_millis(700)),
+    );
+    let routes =
+        "[[routes]]\npath = \"/bounded/*\"\nupstream = \"legacy\"\ntotal_timeout = \"300ms\"\n";
+    let edge = edge(&upstream, "", routes).await;
+
+    let bounded = get(edge.addr(), "/bounded/x").await;
+    assert_eq!(bounded.status, 504, "{}", bounded.text());
+    assert_eq!(bounded.json()["error"], "upstream_timeout");
+}

@@ -97,6 +97,7 @@ pub struct RouteSection {
     pub connect_timeout: Option<Text>,
     pub read_timeout: Option<Text>,
     pub write_timeout: Option<Text>,
+    pub total_timeout: Option<Text>,
     pub options: Option<Spanned<toml::Table>>,
 }
 

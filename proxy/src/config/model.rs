@@ -522,6 +522,7 @@ impl Builder<'_> {
             connect: read(&spec.connect_timeout),
             read: read(&spec.read_timeout),
             write: read(&spec.write_timeout),
+            total: read(&spec.total_timeout),
         })
     }
 

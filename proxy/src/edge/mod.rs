@@ -120,7 +120,7 @@ impl ProxyHttp for Edge {
             .as_ref()
             .unwrap_or(&ctx.config.default_upstream);
         let mut peer = upstream.next_peer(&ctx.tried);
-        ctx.timeouts.apply(&mut peer);
+        ctx.timeouts.apply(&mut peer, ctx.started.elapsed());
         ctx.upstream_address = peer._address.as_inet().copied();
         ctx.tried.extend(ctx.upstream_address);
         Ok(peer)
@@ -161,12 +161,27 @@ impl ProxyHttp for Edge {
 
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        respond::close_if_shutting_down(session);
         forward::clean_response(upstream_response);
         respond::stamp(upstream_response, ctx, ServedBy::Upstream)
+    }
+
+    fn upstream_response_body_filter(
+        &self,
+        _session: &mut Session,
+        _body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        if ctx.timeouts.expired(ctx.started.elapsed()) {
+            // An upstream read timeout, so the status table answers 504.
+            return Err(Error::new_up(ErrorType::ReadTimedout));
+        }
+        Ok(None)
     }
 
     fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, _error: &Error) -> bool {

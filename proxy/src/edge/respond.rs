@@ -24,6 +24,7 @@ pub async fn write(
     stamp(&mut header, ctx, ServedBy::Native)?;
     ctx.status = Some(parts.status.as_u16());
 
+    close_if_shutting_down(session);
     // HEAD gets the headers of the GET, without the body.
     let head_only = session.req_header().method == Method::HEAD;
     match body {
@@ -71,6 +72,15 @@ async fn write_stream(
         session.write_response_body(Some(chunk), false).await?;
     }
     session.write_response_body(None, true).await
+}
+
+/// Once the process is shutting down (SIGTERM, or handing over to a new binary), every
+/// response says `Connection: close`, so keep-alive clients reconnect (to the new
+/// process) after it instead of finding their idle connection dropped.
+pub fn close_if_shutting_down(session: &mut Session) {
+    if session.is_process_shutting_down() {
+        session.set_keepalive(None);
+    }
 }
 
 /// Adds `X-Request-Id` and `X-Served-By`, which every response carries.

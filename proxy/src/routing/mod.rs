@@ -59,15 +59,39 @@ pub struct RouteTimeouts {
     pub connect: Option<std::time::Duration>,
     pub read: Option<std::time::Duration>,
     pub write: Option<std::time::Duration>,
+    /// Longest the whole exchange with the upstream may take, from the request's
+    /// arrival to the response's last byte.
+    pub total: Option<std::time::Duration>,
 }
 
 impl RouteTimeouts {
-    /// Applies the overrides to a peer about to be connected.
-    pub fn apply(&self, peer: &mut pingora::upstreams::peer::HttpPeer) {
+    /// Applies the overrides to a peer about to be connected, `elapsed` into the
+    /// request: no single wait may run past what is left of the total.
+    pub fn apply(
+        &self,
+        peer: &mut pingora::upstreams::peer::HttpPeer,
+        elapsed: std::time::Duration,
+    ) {
         let options = &mut peer.options;
         options.connection_timeout = self.connect.or(options.connection_timeout);
         options.read_timeout = self.read.or(options.read_timeout);
         options.write_timeout = self.write.or(options.write_timeout);
+        if let Some(total) = self.total {
+            // Never zero: Pingora reads a zero timeout as "wait forever" nowhere, but a
+            // millisecond keeps the arithmetic honest.
+            let left = total
+                .saturating_sub(elapsed)
+                .max(std::time::Duration::from_millis(1));
+            let cap = |t: Option<std::time::Duration>| Some(t.map_or(left, |t| t.min(left)));
+            options.connection_timeout = cap(options.connection_timeout);
+            options.read_timeout = cap(options.read_timeout);
+            options.write_timeout = cap(options.write_timeout);
+        }
+    }
+
+    /// Whether the total time is spent.
+    pub fn expired(&self, elapsed: std::time::Duration) -> bool {
+        self.total.is_some_and(|total| elapsed > total)
     }
 }
 
