@@ -104,14 +104,27 @@ class BookingJob
   # A job without one (enqueued by another client) never expires.
   attr_accessor :lifespan_ms
 
-  def perform(booking_id, event_id, user_ref, quantity, enqueued_at_ms)
+  # When retries are spent, the client learns the booking failed instead of polling
+  # `pending` for a day; the job stays in the dead set for an operator to retry.
+  sidekiq_retries_exhausted do |job, _error|
+    args = job["args"] || []
+    next unless args[0].is_a?(String) && UUID.match?(args[0])
+
+    booking = Booking.new(*args.first(5))
+    BookingJob.tell(booking, "rejected", "processing_failed", job["jid"])
+  end
+
+  # Takes the arguments as a list, so a job with the wrong number of them is rejected
+  # like any other broken argument instead of failing and retrying.
+  def perform(*args)
+    booking_id = args[0]
     # Without a valid id no client can poll the booking, so there is nobody to tell.
     unless booking_id.is_a?(String) && UUID.match?(booking_id)
       return logger.warn("booking rejected: invalid_args:booking_id (#{booking_id.inspect})")
     end
 
-    booking = Booking.new(booking_id, event_id, user_ref, quantity, enqueued_at_ms)
-    field = invalid_field(booking)
+    booking = Booking.new(*args.first(5))
+    field = args.length == 5 ? invalid_field(booking) : "args"
     status, reason = field ? ["rejected", "invalid_args:#{field}"] : settle(booking)
     report(booking, status, reason)
   end
@@ -167,7 +180,14 @@ class BookingJob
   # Runs after the commit, so a client never sees an outcome that was rolled back. If
   # Redis fails here the job is retried, finds its row and reports again.
   def report(booking, status, reason)
+    BookingJob.tell(booking, status, reason, jid)
+    logger.info("booking #{booking.id}: #{status} #{reason}".rstrip)
+  end
+
+  # Writes the status record and publishes the change, as the contract fixes them.
+  def self.tell(booking, status, reason, jid)
     key = "booking:#{booking.id}"
+    now_ms = Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond)
     fields = {
       "status" => status, "reason" => reason,
       "event_id" => booking.event_id.to_s, "quantity" => booking.quantity.to_s,
@@ -181,7 +201,6 @@ class BookingJob
       update = JSON.generate({id: booking.id, status: status, reason: reason})
       redis.publish("bookings:updates", update)
     end
-    logger.info("booking #{booking.id}: #{status} #{reason}".rstrip)
   end
 
   def now_ms

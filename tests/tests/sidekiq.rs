@@ -331,3 +331,20 @@ async fn twenty_fans_racing_for_two_seats_get_exactly_two() {
     .unwrap();
     assert_eq!(rows, [("confirmed".into(), 2), ("rejected".into(), 18)]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_with_the_wrong_number_of_arguments_is_rejected_not_retried() {
+    let stack = Stack::start().await;
+    let (_, url) = book(&stack, 3, 1, "fan-7").await;
+    let mut job = stack.redis.sidekiq_jobs(&stack.queue).await.remove(0);
+    job["args"].as_array_mut().unwrap().push("extra".into());
+    let queue = format!("queue:{}", stack.queue);
+    stack.redis.del(&queue).await;
+    let mut conn = stack.redis.conn();
+    let _: i64 = conn.lpush(&queue, job.to_string()).await.unwrap();
+
+    let worker = start_worker(&stack, 2).await;
+    let record = settled(stack.edge.addr(), &url, &worker).await;
+    assert_eq!(record["status"], "rejected");
+    assert_eq!(record["reason"], "invalid_args:args");
+}

@@ -607,6 +607,15 @@ async fn an_unreachable_database_files_jobs_as_sidekiq_does() {
         (before..=now_ms() as f64 / 1000.0).contains(&dead_score),
         "{dead_score}"
     );
+    // A job given up on tells its client so, instead of leaving it pending for a day.
+    let given_up = redis
+        .hgetall(&format!("booking:{}", dropped.booking_id))
+        .await;
+    assert_eq!(given_up.get("status").map(String::as_str), Some("rejected"));
+    assert_eq!(
+        given_up.get("reason").map(String::as_str),
+        Some("processing_failed")
+    );
 
     let identity = worker.identity();
     assert_eq!(worker.stop().await.code(), Some(0));

@@ -59,6 +59,23 @@ impl Delivery {
     }
 }
 
+/// The status record for a job whose retries are spent: `rejected`,
+/// `processing_failed`. Without it the client would poll `pending` for a day; the
+/// job itself stays in `dead`, where an operator can still retry it.
+pub fn given_up(job: &Job, now_ms: i64) -> Option<StatusUpdate> {
+    let booking_id = args::booking_id(job.args())?;
+    let raw_arg = |index: usize| echo(job.args().and_then(|args| args.get(index)));
+    Some(StatusUpdate {
+        booking_id: booking_id.text,
+        outcome: Outcome::rejected("processing_failed"),
+        event_id: raw_arg(1),
+        quantity: raw_arg(3),
+        user_ref: raw_arg(2),
+        jid: job.jid().to_owned(),
+        processed_at_ms: now_ms,
+    })
+}
+
 /// Runs `job` at `now_ms`.
 pub async fn perform(
     pool: &PgPool,

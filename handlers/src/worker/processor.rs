@@ -24,9 +24,11 @@ use super::{keys, now_ms};
 
 /// Longest a job's transaction may take before it counts as failed.
 const JOB_TIMEOUT: Duration = Duration::from_secs(30);
-/// Attempts at settling a job while Redis misbehaves, and the first pause between.
+/// Failed attempts at settling a job before a warning is logged, and the first pause.
 const SETTLE_ATTEMPTS: u32 = 5;
 const SETTLE_PAUSE: Duration = Duration::from_millis(200);
+/// Longest pause between two attempts to report a job's outcome.
+const SETTLE_PAUSE_MAX: Duration = Duration::from_secs(2);
 /// Pauses between failed fetches, doubling up to the longest.
 const FETCH_PAUSE: Duration = Duration::from_millis(100);
 const FETCH_PAUSE_MAX: Duration = Duration::from_secs(5);
@@ -167,6 +169,11 @@ async fn fail(context: &Context, job: &Job, failure: &JobFailure, started: Insta
     let mut pipe = redis::pipe();
     pipe.atomic();
     retry::file(&mut pipe, &failed, now);
+    if failed.disposition == Disposition::Dead {
+        if let Some(update) = super::perform::given_up(job, now) {
+            update.add_to(&mut pipe);
+        }
+    }
     let settled = settle(context, pipe, &job.raw).await;
 
     let fields = failure_fields(job, &failed, error.class, &message, started);
@@ -214,7 +221,12 @@ async fn park_unreadable(context: &Context, raw: String, started: Instant) {
     }
 }
 
-/// Runs `pipe` with the acknowledgement of `raw` appended, a few times if Redis fails.
+/// Runs `pipe` with the acknowledgement of `raw` appended, retrying until Redis takes
+/// it. The outcome is already committed in PostgreSQL; giving up here would leave the
+/// client polling `pending` and the job stranded in the in-progress list, so a Redis
+/// outage only delays the report. Shutdown still ends the wait: the runner's shutdown
+/// timeout stops this processor, and the job goes back to the queue, where a rerun
+/// finds the committed booking.
 async fn settle(context: &Context, mut pipe: Pipeline, raw: &str) -> RedisResult<()> {
     pipe.lrem(&context.in_progress_key, 1, raw).ignore();
     let mut connection = context.control.clone();
@@ -223,10 +235,14 @@ async fn settle(context: &Context, mut pipe: Pipeline, raw: &str) -> RedisResult
     loop {
         match pipe.query_async::<()>(&mut connection).await {
             Ok(()) => return Ok(()),
-            Err(error) if attempt >= SETTLE_ATTEMPTS => return Err(error),
-            Err(_) => {
+            Err(error) => {
+                if attempt == SETTLE_ATTEMPTS {
+                    log::warn!(
+                        "cannot report a finished job to Redis, retrying until it is back: {error}"
+                    );
+                }
                 tokio::time::sleep(pause).await;
-                pause *= 2;
+                pause = (pause * 2).min(SETTLE_PAUSE_MAX);
                 attempt += 1;
             }
         }
