@@ -116,9 +116,8 @@ async fn health_and_readiness() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_database_makes_the_edge_unready() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    // Nothing listens there: a store that refuses connections.
+    let port = switchyard_tests::free_port();
     let stack = Stack::start_with(|config| {
         config.env(
             "DATABASE_URL",

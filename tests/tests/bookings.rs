@@ -325,9 +325,8 @@ async fn listing_bookings_is_still_the_legacy_app_s() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_redis_is_503_and_never_202() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    // Nothing listens there: a store that refuses connections.
+    let port = switchyard_tests::free_port();
     let stack =
         Stack::start_with(|config| config.env("REDIS_URL", format!("redis://127.0.0.1:{port}/0")))
             .await;

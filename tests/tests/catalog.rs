@@ -193,9 +193,8 @@ async fn methods_the_catalog_does_not_answer_reach_the_legacy_app() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_database_is_503_and_pass_through_still_works() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    // Nothing listens there: a store that refuses connections.
+    let port = switchyard_tests::free_port();
     let stack = Stack::start_with(|config| {
         config.env(
             "DATABASE_URL",
