@@ -78,7 +78,7 @@ pub fn run(args: RunArgs) -> Result<(), StartError> {
 
     let reloads = Arc::new(ReloadStatus::new(args.routes.clone()));
     if let Some(admin_listen) = admin_listen {
-        let app = AdminApp::new(active.clone(), reloads.clone());
+        let app = AdminApp::new(active.clone(), reloads.clone(), listen.port());
         let mut admin = ListeningService::new("admin".to_owned(), app);
         admin.add_tcp(&admin_listen.to_string());
         // Scrapes and probes are few; one thread keeps the cores for traffic.

@@ -53,6 +53,10 @@ async fn metrics_count_what_was_sent() {
         202
     );
 
+    // A client holding a keep-alive connection open while metrics are read.
+    let mut held = switchyard_tests::Connection::open(stack.edge.addr()).await;
+    assert_eq!(held.get("/held").await.status, 200);
+
     let response = get(stack.edge.admin_addr(), "/metrics").await;
     assert_eq!(response.status, 200);
     assert!(response
@@ -83,7 +87,7 @@ async fn metrics_count_what_was_sent() {
         value(&format!(
             r#"{requests}{{method="GET",route="-",served_by="upstream",status_class="2xx"}}"#
         )),
-        1.0
+        2.0
     );
     assert_eq!(
         value(r#"switchyard_request_duration_seconds_count{route="events.show"}"#),
@@ -95,6 +99,8 @@ async fn metrics_count_what_was_sent() {
     );
     assert_eq!(value(&depth), 1.0);
     assert_eq!(value("switchyard_last_reload_success"), 1.0);
+    assert!(value("switchyard_open_connections") >= 1.0);
+    drop(held);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,6 +27,8 @@ pub struct Metrics {
     pub last_reload_ok: IntGauge,
     /// Requests being served now (a client connection between requests is not counted).
     pub requests_in_flight: IntGauge,
+    /// Client connections open on the public listener, read at scrape time.
+    pub open_connections: IntGauge,
     /// Gauges native handlers report at scrape time, by name.
     pub handler_gauges: GaugeVec,
     /// Start time of the process, for uptime.
@@ -88,6 +90,11 @@ impl Metrics {
             .expect("valid metric"),
             requests_in_flight: IntGauge::new("requests_in_flight", "Requests being served now")
                 .expect("valid metric"),
+            open_connections: IntGauge::new(
+                "open_connections",
+                "Client connections open on the public listener",
+            )
+            .expect("valid metric"),
             handler_gauges: GaugeVec::new(
                 Opts::new("handler_gauge", "Gauges reported by native handlers"),
                 &["name", "route", "subject"],
@@ -114,6 +121,7 @@ impl Metrics {
             Box::new(self.reloads.clone()),
             Box::new(self.last_reload_ok.clone()),
             Box::new(self.requests_in_flight.clone()),
+            Box::new(self.open_connections.clone()),
             Box::new(self.handler_gauges.clone()),
             Box::new(self.started.clone()),
         ];

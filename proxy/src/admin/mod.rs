@@ -2,6 +2,7 @@
 //! balancers, `/status` for operators. It listens on its own address (loopback by
 //! default) so none of it is reachable from the public listener.
 
+mod connections;
 pub mod metrics;
 mod readiness;
 mod status;
@@ -25,15 +26,24 @@ use metrics::METRICS;
 pub struct AdminApp {
     active: Arc<ArcSwap<Config>>,
     reloads: Arc<ReloadStatus>,
+    /// Port of the public listener, whose connections are counted.
+    public_port: u16,
 }
 
 impl AdminApp {
-    pub fn new(active: Arc<ArcSwap<Config>>, reloads: Arc<ReloadStatus>) -> Self {
-        AdminApp { active, reloads }
+    pub fn new(active: Arc<ArcSwap<Config>>, reloads: Arc<ReloadStatus>, public_port: u16) -> Self {
+        AdminApp {
+            active,
+            reloads,
+            public_port,
+        }
     }
 
     async fn metrics(&self) -> Response<Vec<u8>> {
         self.refresh_handler_gauges().await;
+        if let Some(open) = connections::open_on(self.public_port) {
+            METRICS.open_connections.set(open as i64);
+        }
         reply(
             StatusCode::OK,
             "text/plain; version=0.0.4",
