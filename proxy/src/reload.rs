@@ -55,19 +55,9 @@ impl Reloader {
     fn reload(&self) {
         match config::load(&self.routes, &Registry::standard()) {
             Ok(config) => {
-                let running = self.active.load();
-                if config.admin_listen != running.admin_listen {
-                    log::warn!("admin.listen changed: a new admin address needs a restart");
-                }
-                if config.tls != running.tls {
-                    log::warn!("server.tls changed: new certificates need a restart");
-                }
-                if !self.listen_overridden && config.listen != self.bound {
-                    log::warn!(
-                        "server.listen changed to {} but the edge keeps listening on {}: a new address needs a restart",
-                        config.listen,
-                        self.bound
-                    );
+                let restart_needed = self.restart_needed(&config);
+                for setting in &restart_needed {
+                    log::warn!("{setting} changed: the new value takes effect after a restart");
                 }
                 log::info!(
                     "routes reloaded from {}: {}",
@@ -75,13 +65,29 @@ impl Reloader {
                     summary(&config)
                 );
                 self.active.store(Arc::new(config));
-                self.status.record(None);
+                self.status.record(None, restart_needed);
             }
             Err(error) => {
                 log::error!("routes not reloaded, the running table stays: {error}");
-                self.status.record(Some(error.to_string()));
+                self.status.record(Some(error.to_string()), Vec::new());
             }
         }
+    }
+
+    /// Settings of the new file that only a restart applies: listeners are bound once.
+    fn restart_needed(&self, config: &Config) -> Vec<&'static str> {
+        let running = self.active.load();
+        let mut settings = Vec::new();
+        if !self.listen_overridden && config.listen != self.bound {
+            settings.push("server.listen");
+        }
+        if config.tls != running.tls {
+            settings.push("server.tls");
+        }
+        if config.admin_listen != running.admin_listen {
+            settings.push("admin.listen");
+        }
+        settings
     }
 }
 

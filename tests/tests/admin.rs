@@ -169,3 +169,25 @@ async fn a_refused_reload_shows_in_status_and_metrics() {
     assert_eq!(samples[r#"switchyard_reloads_total{result="error"}"#], 1.0);
     assert_eq!(samples["switchyard_last_reload_success"], 0.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_needs_a_restart_says_so() {
+    let stack = Stack::start().await;
+    let moved = switchyard_tests::shipped_routes().replace(
+        "listen = \"${SWITCHYARD_ADMIN_LISTEN:-127.0.0.1:9180}\"",
+        &format!("listen = \"127.0.0.1:{}\"", switchyard_tests::free_port()),
+    );
+    std::fs::write(stack.edge.routes_path(), moved).unwrap();
+    stack.edge.signal(Signal::SIGHUP);
+    stack
+        .edge
+        .wait_for_log("routes reloaded", Duration::from_secs(5))
+        .await;
+
+    let status = get(stack.edge.admin_addr(), "/status").await.json();
+    assert_eq!(status["last_reload"]["ok"], true);
+    assert_eq!(
+        status["last_reload"]["restart_needed"],
+        serde_json::json!(["admin.listen"])
+    );
+}

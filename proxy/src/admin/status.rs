@@ -16,6 +16,8 @@ pub struct LastReload {
     pub error: Option<String>,
     /// Epoch seconds of the attempt.
     pub at: u64,
+    /// Changed settings that only a restart applies (`server.listen`, ...).
+    pub restart_needed: Vec<&'static str>,
 }
 
 /// Reload results, shared by the reloader and the admin listener.
@@ -42,7 +44,7 @@ impl ReloadStatus {
     }
 
     /// Records a reload and counts it.
-    pub fn record(&self, error: Option<String>) {
+    pub fn record(&self, error: Option<String>, restart_needed: Vec<&'static str>) {
         let ok = error.is_none();
         METRICS
             .reloads
@@ -52,6 +54,11 @@ impl ReloadStatus {
         let at = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(LastReload { ok, error, at });
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(LastReload {
+            ok,
+            error,
+            at,
+            restart_needed,
+        });
     }
 }

@@ -125,10 +125,15 @@ pub(super) fn build(
     let access_log = builder.access_log(file.server.access_log.as_ref());
     let trusted_proxies = builder.trusted_proxies(file.server.trusted_proxies.as_deref());
     let tls = file.server.tls.as_ref().and_then(|tls| builder.tls(tls));
-    let admin_listen = file
-        .admin
-        .as_ref()
-        .map(|admin| builder.listen(Some(&admin.listen)));
+    let admin_listen = file.admin.as_ref().and_then(|admin| {
+        let address = builder.listen(Some(&admin.listen))?;
+        if Some(address) == listen {
+            let message =
+                "admin.listen must differ from server.listen: metrics stay off the public port";
+            builder.diagnostics.report(admin.listen.span(), message);
+        }
+        Some(address)
+    });
     let routes = match &stores {
         Some(stores) => builder.routes(&file.routes, &upstreams, stores),
         None => Vec::new(),
@@ -136,7 +141,6 @@ pub(super) fn build(
     builder.diagnostics.finish()?;
 
     // Every step above reported a diagnostic whenever it returned None.
-    let admin_listen = admin_listen.flatten();
     let (Some(stores), Some(default_upstream), Some(listen)) = (stores, default_upstream, listen)
     else {
         unreachable!("a missing part was reported as a diagnostic");

@@ -103,6 +103,7 @@ fn refusals_point_at_the_problem() {
         ("[upstreams.up]\naddresses = [\"127.0.0.1:1\"]\nunhealthy_after = 0\n", "10:19: a count of health checks must be at least 1"),
         ("[upstreams.up]\naddresses = [\"127.0.0.1:1\"]\nhealth_check_interval = \"0s\"\n", "10:25: a duration must be longer than zero"),
         ("[stores]\nredis_url = \"http://x\"\n", "8:1: redis_url"),
+        ("[admin]\nlisten = \"127.0.0.1:8080\"\n", "9:10: admin.listen must differ from server.listen"),
         (
             "[[routes]]\npath = \"/e/{id}\"\nhandler = \"catalog.show_event\"\nread_timeout = \"1s\"\n",
             "11:16: timeouts are for pass-through routes",

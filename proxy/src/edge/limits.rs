@@ -12,7 +12,8 @@ use crate::routing::Route;
 pub fn refuse(route: &Route, session: &Session, ctx: &RequestCtx) -> Option<Problem> {
     if let (Some(limit), Some(client)) = (&route.rate_limit, ctx.client_ip) {
         if let Err(wait) = limit.check(client) {
-            let seconds = wait.as_secs().max(1);
+            // Rounded up: a client that waits exactly this long finds a token again.
+            let seconds = wait.as_millis().div_ceil(1000).max(1) as u64;
             return Some(Problem {
                 retry_after: Some(std::time::Duration::from_secs(seconds)),
                 ..Problem::new(
