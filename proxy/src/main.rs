@@ -1,6 +1,7 @@
 //! The `switchyard` binary.
 
 mod admin;
+mod cache;
 mod check;
 mod cli;
 mod config;

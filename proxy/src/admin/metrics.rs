@@ -29,6 +29,8 @@ pub struct Metrics {
     pub requests_in_flight: IntGauge,
     /// Client connections open on the public listener, read at scrape time.
     pub open_connections: IntGauge,
+    /// Micro-cache lookups by route and result (`hit`, `miss`, `coalesced`).
+    pub cache_lookups: IntCounterVec,
     /// Gauges native handlers report at scrape time, by name.
     pub handler_gauges: GaugeVec,
     /// Start time of the process, for uptime.
@@ -90,6 +92,14 @@ impl Metrics {
             .expect("valid metric"),
             requests_in_flight: IntGauge::new("requests_in_flight", "Requests being served now")
                 .expect("valid metric"),
+            cache_lookups: IntCounterVec::new(
+                Opts::new(
+                    "cache_lookups_total",
+                    "Micro-cache lookups by route and result",
+                ),
+                &["route", "result"],
+            )
+            .expect("valid metric"),
             open_connections: IntGauge::new(
                 "open_connections",
                 "Client connections open on the public listener",
@@ -122,6 +132,7 @@ impl Metrics {
             Box::new(self.last_reload_ok.clone()),
             Box::new(self.requests_in_flight.clone()),
             Box::new(self.open_connections.clone()),
+            Box::new(self.cache_lookups.clone()),
             Box::new(self.handler_gauges.clone()),
             Box::new(self.started.clone()),
         ];

@@ -98,6 +98,7 @@ pub struct RouteSection {
     pub read_timeout: Option<Text>,
     pub write_timeout: Option<Text>,
     pub total_timeout: Option<Text>,
+    pub cache_ttl: Option<Text>,
     pub options: Option<Spanned<toml::Table>>,
 }
 

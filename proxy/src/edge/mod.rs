@@ -83,7 +83,8 @@ impl ProxyHttp for Edge {
                 Ok(false)
             }
             Target::Native { instance, .. } => {
-                native::serve(session, ctx, instance.clone(), found.params).await?;
+                let cache = found.route.cache.clone();
+                native::serve(session, ctx, instance.clone(), found.params, cache).await?;
                 Ok(true)
             }
         }

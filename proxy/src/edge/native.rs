@@ -7,7 +7,15 @@ use bytes::{Bytes, BytesMut};
 use http::Uri;
 use pingora::proxy::Session;
 use pingora::Result;
-use switchyard_handlers::{problem_response, Handler, HandlerError, NativeRequest, PathParams};
+use std::time::{Duration, Instant};
+
+use http::{header, HeaderValue, Method, Response, StatusCode};
+use switchyard_handlers::{
+    problem_response, Body, Handler, HandlerError, HandlerResult, NativeRequest, PathParams,
+};
+
+use crate::admin::metrics::METRICS;
+use crate::cache::{Cached, MicroCache};
 
 use super::ctx::RequestCtx;
 use super::respond;
@@ -18,13 +26,20 @@ pub async fn serve(
     ctx: &mut RequestCtx,
     handler: Arc<dyn Handler>,
     params: PathParams,
+    cache: Option<Arc<MicroCache>>,
 ) -> Result<()> {
     // The route may take less than the handler could.
     let limit = ctx.max_body.map_or(handler.body_limit(), |route| {
         handler.body_limit().min(route as usize)
     });
     let outcome = match read_body(session, limit).await? {
-        Ok(body) => handler.handle(request(session, params, body)).await,
+        Ok(body) => {
+            let request = request(session, params, body);
+            match cache.filter(|_| is_read(&request.method)) {
+                Some(cache) => cached(&cache, handler.as_ref(), request, ctx).await,
+                None => handler.handle(request).await,
+            }
+        }
         Err(error) => Err(error),
     };
 
@@ -44,6 +59,67 @@ pub async fn serve(
         }
     };
     respond::write(session, ctx, response).await
+}
+
+fn is_read(method: &Method) -> bool {
+    method == Method::GET || method == Method::HEAD
+}
+
+/// Answers from the route's micro-cache, rendering (once, for every request that
+/// arrives meanwhile) when nothing fresh is there.
+async fn cached(
+    cache: &MicroCache,
+    handler: &dyn Handler,
+    request: NativeRequest,
+    ctx: &RequestCtx,
+) -> HandlerResult {
+    // HEAD and GET share entries: the cache keeps the GET's body, a HEAD drops it.
+    let key = request.uri.to_string();
+    let render = || async {
+        match handler.handle(request).await {
+            Ok(response) => keepable(response),
+            other => Err(Box::new(other)),
+        }
+    };
+    let (result, lookup) = cache.get_or_render(&key, render).await;
+    let route = ctx.route.as_deref().unwrap_or("-");
+    METRICS
+        .cache_lookups
+        .with_label_values(&[route, lookup.as_str()])
+        .inc();
+    match result {
+        Ok(entry) => Ok(from_cache(entry, cache.ttl())),
+        Err(uncached) => *uncached,
+    }
+}
+
+/// A whole `200` is kept; anything else goes only to the request that made it.
+fn keepable(response: Response<Body>) -> Result<Cached, Box<HandlerResult>> {
+    let (parts, body) = response.into_parts();
+    match body {
+        Body::Full(bytes) if parts.status == StatusCode::OK => Ok(Cached {
+            status: parts.status,
+            headers: parts.headers,
+            body: bytes,
+            stored: Instant::now(),
+        }),
+        body => Err(Box::new(Ok(Response::from_parts(parts, body)))),
+    }
+}
+
+/// A cached answer, saying how old it is and how long it stays good.
+fn from_cache(entry: Cached, ttl: Duration) -> Response<Body> {
+    let age = entry.stored.elapsed();
+    let mut response = Response::new(Body::Full(entry.body));
+    *response.status_mut() = entry.status;
+    *response.headers_mut() = entry.headers;
+    let left = ttl.saturating_sub(age).as_secs();
+    let headers = response.headers_mut();
+    headers.insert(header::AGE, HeaderValue::from(age.as_secs()));
+    if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={left}")) {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    response
 }
 
 fn request(session: &Session, params: PathParams, body: Bytes) -> NativeRequest {

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use http::Method;
 use switchyard_handlers::Handler;
 
+use crate::cache::MicroCache;
 use crate::limits::RateLimit;
 use crate::upstream::Upstream;
 
@@ -51,6 +52,8 @@ pub struct Route {
     pub rate_limit: Option<Arc<RateLimit>>,
     /// Timeouts that override the upstream's for this route.
     pub timeouts: RouteTimeouts,
+    /// The micro-cache of a native route's `GET` answers.
+    pub cache: Option<Arc<MicroCache>>,
 }
 
 /// A pass-through route's own timeouts; `None` keeps the upstream's.

@@ -87,6 +87,7 @@ mod tests {
             max_body: None,
             rate_limit: None,
             timeouts: Default::default(),
+            cache: None,
         }
     }
 

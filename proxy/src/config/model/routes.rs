@@ -15,7 +15,11 @@ use toml::Spanned;
 use super::super::env;
 use super::super::file::{RateLimitSection, RouteSection, Text};
 use super::{list, Builder, DEFAULT_PASS_THROUGH_MAX_BODY};
+use crate::cache::MicroCache;
 use crate::limits::RateLimit;
+
+/// Longest `cache_ttl`: past a minute, stale answers would surprise more than help.
+const MAX_CACHE_TTL: Duration = Duration::from_secs(60);
 use crate::routing::{HostPattern, PathPattern, Route, RouteTimeouts, Target};
 use crate::upstream::Upstream;
 
@@ -72,6 +76,7 @@ impl Builder<'_> {
             None => None,
         };
         let timeouts = self.route_timeouts(spec, &target)?;
+        let cache = self.cache(spec, &target)?;
         Some(Route {
             name,
             pattern,
@@ -82,7 +87,36 @@ impl Builder<'_> {
             max_body,
             rate_limit,
             timeouts,
+            cache,
         })
+    }
+
+    /// The micro-cache of a native route, when it sets `cache_ttl`.
+    pub(super) fn cache(
+        &mut self,
+        spec: &RouteSection,
+        target: &Target,
+    ) -> Option<Option<Arc<MicroCache>>> {
+        let Some(text) = &spec.cache_ttl else {
+            return Some(None);
+        };
+        if matches!(target, Target::Upstream(_)) {
+            self.diagnostics.report(
+                text.span(),
+                "cache_ttl is for native routes; the upstream keeps its own caching",
+            );
+            return None;
+        }
+        let ttl = self.duration(Some(text), Duration::from_secs(1));
+        if ttl > MAX_CACHE_TTL {
+            let message = format!(
+                "cache_ttl is a micro-cache: at most {}s",
+                MAX_CACHE_TTL.as_secs()
+            );
+            self.diagnostics.report(text.span(), message);
+            return None;
+        }
+        Some(Some(Arc::new(MicroCache::new(ttl))))
     }
 
     /// A route's own upstream timeouts; a native route has no upstream to time.
