@@ -348,11 +348,26 @@ fn without_keys_of(defaults: &str, extra: &str) -> String {
 fn spawn_run(
     bin: &Path,
     dir: &Path,
-    (addr, admin): (SocketAddr, SocketAddr),
+    addrs: (SocketAddr, SocketAddr),
     config: &EdgeConfig,
 ) -> Child {
-    Command::new(bin)
-        .arg("run")
+    spawn(bin, dir, addrs, config, false)
+}
+
+/// Spawns `<bin> run` (taking over a running edge's sockets when `upgrade`).
+fn spawn(
+    bin: &Path,
+    dir: &Path,
+    (addr, admin): (SocketAddr, SocketAddr),
+    config: &EdgeConfig,
+    upgrade: bool,
+) -> Child {
+    let mut command = Command::new(bin);
+    command.arg("run");
+    if upgrade {
+        command.arg("--upgrade");
+    }
+    command
         .arg("--routes")
         .arg(dir.join("routes.toml"))
         .arg("--conf")
@@ -496,24 +511,8 @@ fn upgrade_sock_of(conf: &str) -> PathBuf {
 fn spawn_successor(
     bin: &Path,
     dir: &Path,
-    (addr, admin): (SocketAddr, SocketAddr),
+    addrs: (SocketAddr, SocketAddr),
     config: &EdgeConfig,
 ) -> Child {
-    Command::new(bin)
-        .arg("run")
-        .arg("--upgrade")
-        .arg("--routes")
-        .arg(dir.join("routes.toml"))
-        .arg("--conf")
-        .arg(dir.join("pingora.yaml"))
-        .arg("--listen")
-        .arg(addr.to_string())
-        .env("RUST_LOG", "info")
-        .env("SWITCHYARD_ADMIN_LISTEN", admin.to_string())
-        .envs(config.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(log_file(dir, "stdout.log"))
-        .stderr(log_file(dir, "stderr.log"))
-        .spawn()
-        .unwrap_or_else(|err| panic!("spawn {} run --upgrade: {err}", bin.display()))
+    spawn(bin, dir, addrs, config, true)
 }

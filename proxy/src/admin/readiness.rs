@@ -45,31 +45,32 @@ impl Check {
 }
 
 async fn redis(config: &Config) -> Result<(), String> {
-    let probe = async {
+    bounded(async {
         let mut connection = config.stores.redis().await.map_err(|e| e.to_string())?;
-        redis::cmd("PING")
+        let pong = redis::cmd("PING")
             .query_async::<String>(&mut connection)
-            .await
-            .map_err(|e| e.to_string())
-    };
-    timeout(CHECK_TIMEOUT, probe)
-        .await
-        .map_err(|_| "no answer in time".to_owned())??;
-    Ok(())
+            .await;
+        pong.map(drop).map_err(|e| e.to_string())
+    })
+    .await
 }
 
 async fn database(config: &Config) -> Result<(), String> {
-    let probe = async {
+    bounded(async {
         let pool = config.stores.database().await;
-        sqlx::query("SELECT 1")
-            .execute(pool)
-            .await
-            .map_err(|e| e.to_string())
-    };
+        let answer = sqlx::query("SELECT 1").execute(pool).await;
+        answer.map(drop).map_err(|e| e.to_string())
+    })
+    .await
+}
+
+/// A probe that has not answered within [`CHECK_TIMEOUT`] has failed.
+async fn bounded(
+    probe: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<(), String> {
     timeout(CHECK_TIMEOUT, probe)
         .await
-        .map_err(|_| "no answer in time".to_owned())??;
-    Ok(())
+        .map_err(|_| "no answer in time".to_owned())?
 }
 
 async fn upstream(config: &Config) -> Result<(), String> {
