@@ -10,11 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::kill;
 pub use nix::sys::signal::Signal;
-use nix::unistd::Pid;
 use tempfile::TempDir;
 
+use crate::process::Process;
 use crate::{free_port, workspace_root};
 
 /// How long the edge may take to accept connections.
@@ -78,13 +77,12 @@ pub struct StartError {
 
 /// A running edge; killed with SIGKILL on Drop if still running.
 pub struct Edge {
-    child: Child,
+    process: Process,
     addr: SocketAddr,
     /// Offered to the edge as `SWITCHYARD_ADMIN_LISTEN`; used when its route file has
     /// `[admin] listen = "${SWITCHYARD_ADMIN_LISTEN...}"`, as the shipped one does.
     admin_addr: SocketAddr,
     dir: TempDir,
-    exit: Option<ExitStatus>,
 }
 
 impl Edge {
@@ -114,13 +112,11 @@ impl Edge {
             let mut child = spawn_run(&bin, dir.path(), (addr, admin_addr), &config);
             match wait_ready(&mut child, addr, dir.path()).await {
                 Ok(()) => {
-                    let exit = None;
                     return Ok(Edge {
-                        child,
+                        process: Process::new(child, "edge"),
                         addr,
                         admin_addr,
                         dir,
-                        exit,
                     });
                 }
                 Err(err) if attempt < START_ATTEMPTS && port_was_taken(&err) => continue,
@@ -141,7 +137,7 @@ impl Edge {
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// The temp dir holding the routes file, the conf and the logs.
@@ -176,67 +172,34 @@ impl Edge {
 
     /// Sends `signal` to the process.
     pub fn signal(&self, signal: Signal) {
-        let pid = Pid::from_raw(self.child.id() as i32);
-        kill(pid, signal).unwrap_or_else(|err| panic!("send {signal} to the edge: {err}"));
+        self.process.signal(signal);
     }
 
     /// Whether the process has not exited yet.
     pub fn is_running(&mut self) -> bool {
-        self.poll_exit().is_none()
+        self.process.poll_exit().is_none()
     }
 
     /// Sends SIGTERM and waits for exit; panics with the logs if it takes too long.
     pub async fn stop(&mut self) -> ExitStatus {
-        if let Some(status) = self.poll_exit() {
-            return status;
-        }
-        self.signal(Signal::SIGTERM);
-        match self.wait_exit(STOP_TIMEOUT).await {
+        match self.process.terminate(STOP_TIMEOUT).await {
             Some(status) => status,
-            None => {
-                self.kill();
-                panic!(
-                    "the edge ignored SIGTERM for {STOP_TIMEOUT:?}; its output:\n{}",
-                    self.logs()
-                )
-            }
+            None => panic!(
+                "the edge ignored SIGTERM for {STOP_TIMEOUT:?}; its output:\n{}",
+                self.logs()
+            ),
         }
     }
 
     /// Waits up to `within` for the process to exit on its own.
     pub async fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.poll_exit() {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
-    }
-
-    /// The exit status if the process has exited, remembering it once seen.
-    fn poll_exit(&mut self) -> Option<ExitStatus> {
-        if self.exit.is_none() {
-            self.exit = self.child.try_wait().ok().flatten();
-        }
-        self.exit
-    }
-
-    /// SIGKILLs the process by PID and reaps it.
-    fn kill(&mut self) {
-        if self.poll_exit().is_none() {
-            let _ = self.child.kill();
-            self.exit = self.child.wait().ok();
-        }
+        self.process.wait_exit(within).await
     }
 }
 
 impl Drop for Edge {
     fn drop(&mut self) {
-        self.kill();
+        self.process.kill();
     }
 }
 
@@ -490,11 +453,10 @@ impl Edge {
             tokio::time::sleep(POLL_INTERVAL).await;
         }
         Edge {
-            child,
+            process: Process::new(child, "edge"),
             addr: self.addr,
             admin_addr: self.admin_addr,
             dir,
-            exit: None,
         }
     }
 }

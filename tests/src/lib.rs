@@ -8,6 +8,7 @@
 pub mod client;
 pub mod database;
 pub mod edge;
+mod process;
 pub mod redis_server;
 pub mod sidekiq;
 pub mod stack;

@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
+use crate::process::Process;
 use crate::{binary_path, random_hex};
 
 /// How long a worker may take to log that it started.
@@ -67,9 +68,8 @@ impl WorkerConfig {
 
 /// A running worker; stopped on Drop if still running.
 pub struct WorkerProcess {
-    child: Child,
+    process: Process,
     dir: TempDir,
-    exit: Option<ExitStatus>,
 }
 
 impl WorkerProcess {
@@ -79,7 +79,7 @@ impl WorkerProcess {
         let mut worker = WorkerProcess::launch(config);
         let deadline = Instant::now() + START_TIMEOUT;
         while !worker.logs().contains(STARTED) {
-            if let Some(status) = worker.poll_exit() {
+            if let Some(status) = worker.process.poll_exit() {
                 panic!("the worker exited ({status}) at start:\n{}", worker.logs());
             }
             if Instant::now() >= deadline {
@@ -101,15 +101,14 @@ impl WorkerProcess {
             .expect("create the worker's temp dir");
         let child = spawn(&config, dir.path());
         WorkerProcess {
-            child,
+            process: Process::new(child, "worker"),
             dir,
-            exit: None,
         }
     }
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// The identity the worker registered under (`host:pid:hex`).
@@ -148,33 +147,22 @@ impl WorkerProcess {
 
     /// Sends `signal` to the process.
     pub fn signal(&self, signal: Signal) {
-        let pid = Pid::from_raw(self.child.id() as i32);
-        kill(pid, signal).unwrap_or_else(|err| panic!("send {signal} to the worker: {err}"));
+        self.process.signal(signal);
     }
 
     /// SIGKILLs the process and reaps it: a crash, as far as Redis can tell.
     pub fn kill(&mut self) {
-        if self.poll_exit().is_none() {
-            self.signal(Signal::SIGKILL);
-            self.exit = self.child.wait().ok();
-        }
+        self.process.kill();
     }
 
     /// Sends SIGTERM and waits up to `within` for the exit; panics with the logs past it.
     pub async fn terminate(&mut self, within: Duration) -> ExitStatus {
-        if let Some(status) = self.poll_exit() {
-            return status;
-        }
-        self.signal(Signal::SIGTERM);
-        match self.wait_exit(within).await {
+        match self.process.terminate(within).await {
             Some(status) => status,
-            None => {
-                self.kill();
-                panic!(
-                    "the worker ignored SIGTERM for {within:?}:\n{}",
-                    self.logs()
-                )
-            }
+            None => panic!(
+                "the worker ignored SIGTERM for {within:?}:\n{}",
+                self.logs()
+            ),
         }
     }
 
@@ -185,40 +173,20 @@ impl WorkerProcess {
 
     /// Waits up to `within` for the process to exit on its own.
     pub async fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.poll_exit() {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
-    }
-
-    fn poll_exit(&mut self) -> Option<ExitStatus> {
-        if self.exit.is_none() {
-            self.exit = self.child.try_wait().ok().flatten();
-        }
-        self.exit
+        self.process.wait_exit(within).await
     }
 }
 
 impl Drop for WorkerProcess {
     fn drop(&mut self) {
-        if self.poll_exit().is_some() {
+        if self.process.poll_exit().is_some() {
             return;
         }
         // A clean stop gives its jobs back at once; a kill leaves that to the next
         // worker's reaper.
-        let pid = Pid::from_raw(self.child.id() as i32);
-        let _ = kill(pid, Signal::SIGTERM);
-        let deadline = Instant::now() + DROP_GRACE;
-        while self.poll_exit().is_none() && Instant::now() < deadline {
-            std::thread::sleep(POLL_INTERVAL);
-        }
-        self.kill();
+        let _ = kill(Pid::from_raw(self.process.pid() as i32), Signal::SIGTERM);
+        self.process.wait_exit_blocking(DROP_GRACE);
+        self.process.kill();
     }
 }
 
