@@ -269,12 +269,7 @@ async fn a_job_that_breaks_the_contract_is_rejected_without_a_row() {
     let stack = Stack::start().await;
     let (_, url) = book(&stack, 3, 1, "fan-6").await;
     // The edge never sends this, so the edge's own job is edited: quantity 0.
-    let mut job = stack.redis.sidekiq_jobs(&stack.queue).await.remove(0);
-    job["args"][3] = 0.into();
-    let queue = format!("queue:{}", stack.queue);
-    stack.redis.del(&queue).await;
-    let mut conn = stack.redis.conn();
-    let _: i64 = conn.lpush(&queue, job.to_string()).await.unwrap();
+    edit_queued_job(&stack, |job| job["args"][3] = 0.into()).await;
 
     let worker = start_worker(&stack, 2).await;
     let record = settled(stack.edge.addr(), &url, &worker).await;
@@ -336,15 +331,24 @@ async fn twenty_fans_racing_for_two_seats_get_exactly_two() {
 async fn a_job_with_the_wrong_number_of_arguments_is_rejected_not_retried() {
     let stack = Stack::start().await;
     let (_, url) = book(&stack, 3, 1, "fan-7").await;
-    let mut job = stack.redis.sidekiq_jobs(&stack.queue).await.remove(0);
-    job["args"].as_array_mut().unwrap().push("extra".into());
-    let queue = format!("queue:{}", stack.queue);
-    stack.redis.del(&queue).await;
-    let mut conn = stack.redis.conn();
-    let _: i64 = conn.lpush(&queue, job.to_string()).await.unwrap();
+    edit_queued_job(&stack, |job| {
+        job["args"].as_array_mut().unwrap().push("extra".into());
+    })
+    .await;
 
     let worker = start_worker(&stack, 2).await;
     let record = settled(stack.edge.addr(), &url, &worker).await;
     assert_eq!(record["status"], "rejected");
     assert_eq!(record["reason"], "invalid_args:args");
+}
+
+/// Replaces the one job the edge queued with an edited copy, as a broken client would
+/// have sent it.
+async fn edit_queued_job(stack: &Stack, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut job = stack.redis.sidekiq_jobs(&stack.queue).await.remove(0);
+    edit(&mut job);
+    let queue = format!("queue:{}", stack.queue);
+    stack.redis.del(&queue).await;
+    let mut conn = stack.redis.conn();
+    let _: i64 = conn.lpush(&queue, job.to_string()).await.unwrap();
 }
