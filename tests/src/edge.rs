@@ -280,8 +280,9 @@ fn exit_code(status: ExitStatus) -> i32 {
 /// Writes the routes file and the Pingora conf into `dir`.
 fn write_files(dir: &Path, config: &EdgeConfig) {
     std::fs::write(dir.join("routes.toml"), &config.routes_toml).expect("write routes.toml");
+    // The shipped runtime model (conf/switchyard.yaml): per-thread event loops.
     let defaults = format!(
-        "version: 1\nthreads: 1\npid_file: {}\nupgrade_sock: {}\n\
+        "version: 1\nthreads: 2\nwork_stealing: false\npid_file: {}\nupgrade_sock: {}\n\
          grace_period_seconds: 0\ngraceful_shutdown_timeout_seconds: 1\n",
         dir.join("switchyard.pid").display(),
         dir.join("upgrade.sock").display(),

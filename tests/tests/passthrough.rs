@@ -585,7 +585,14 @@ async fn upstream_closing_without_an_answer_is_a_502_problem() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_connections_are_pooled() {
     let upstream = RecordingUpstream::start().await;
-    let edge = edge_in_front_of(upstream.addr()).await;
+    // One worker thread. With one event loop per thread, a client that reconnects the
+    // moment it has its answer can land on the other thread before the first has put
+    // its upstream connection back, and rightly gets a new one; that race says nothing
+    // about pooling.
+    let config = EdgeConfig::new(legacy_routes("10s"))
+        .env("UP", upstream.addr().to_string())
+        .conf_extra("threads: 1");
+    let edge = Edge::start(config).await;
 
     let mut conn = Connection::open(edge.addr()).await;
     for i in 0..20 {

@@ -11,7 +11,7 @@ mod file;
 mod model;
 
 pub use error::{ConfigError, Diagnostic, Location};
-pub use model::{AccessLogFormat, Config, DEFAULT_PASS_THROUGH_MAX_BODY};
+pub use model::{AccessLogFormat, Config, TlsFiles, DEFAULT_PASS_THROUGH_MAX_BODY};
 
 use std::path::Path;
 

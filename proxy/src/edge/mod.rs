@@ -22,6 +22,7 @@ mod respond;
 mod retry;
 
 pub use ctx::{RequestCtx, ServedBy};
+pub use outcome::JSON_ACCESS_TARGET;
 
 use std::sync::Arc;
 

@@ -6,10 +6,15 @@ use std::time::{Duration, SystemTime};
 
 use pingora::proxy::Session;
 use pingora::Error;
+use serde::Serialize;
 
 use super::ctx::RequestCtx;
 use crate::admin::metrics::{method_label, status_class, METRICS};
 use crate::config::AccessLogFormat;
+
+/// Target of access lines in JSON, which the logger prints bare. It lies under
+/// `switchyard::access`, so one `RUST_LOG` directive covers both formats.
+pub const JSON_ACCESS_TARGET: &str = "switchyard::access::json";
 
 /// Everything worth knowing about a finished request.
 pub struct Outcome<'a> {
@@ -81,23 +86,43 @@ fn client_label(session: &Session, ctx: &RequestCtx) -> String {
     }
 }
 
+/// The fields of a JSON access line, in the order they are written.
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    time: String,
+    request_id: &'a str,
+    client: &'a str,
+    method: &'a str,
+    path: &'a str,
+    route: &'a str,
+    served_by: &'a str,
+    status: u16,
+    bytes: usize,
+    duration_ms: f64,
+    upstream: &'a str,
+    error: Option<&'a str>,
+}
+
 /// One JSON object per line, for log pipelines; the logger prints it bare.
 fn json_access_line(o: &Outcome<'_>) {
-    let line = serde_json::json!({
-        "time": humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-        "request_id": o.request_id,
-        "client": o.client,
-        "method": o.method,
-        "path": o.path,
-        "route": o.route,
-        "served_by": o.served_by,
-        "status": o.status,
-        "bytes": o.bytes,
-        "duration_ms": (o.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
-        "upstream": o.upstream,
-        "error": o.error_code,
-    });
-    log::info!(target: "switchyard::access", "{line}");
+    let line = JsonLine {
+        time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        request_id: o.request_id,
+        client: &o.client,
+        method: o.method,
+        path: o.path,
+        route: o.route,
+        served_by: o.served_by,
+        status: o.status,
+        bytes: o.bytes,
+        duration_ms: (o.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+        upstream: &o.upstream,
+        error: o.error_code,
+    };
+    match serde_json::to_string(&line) {
+        Ok(json) => log::info!(target: JSON_ACCESS_TARGET, "{json}"),
+        Err(e) => log::error!(target: "switchyard::error", "access line not encodable: {e}"),
+    }
 }
 
 fn access_line(o: &Outcome<'_>) {
