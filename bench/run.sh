@@ -57,6 +57,7 @@ SAMPLE_PID=""
 NGINX_PROXY_PID=""
 NGINX_FAST_PID=""
 WORKER_PID=""
+LOAD_PID=""
 
 # Rows of the results: scenario, label, rps, p50, p99, cpu µs/req, peak RSS MB, notes.
 ROWS=""
@@ -66,6 +67,7 @@ COMMANDS=""
 on_exit() {
     local rc=$?
     trap - EXIT INT TERM
+    stop_pid "load generator" "$LOAD_PID" TERM 5
     stop_pid "switchyard worker" "$WORKER_PID" TERM 30
     stop_pid switchyard "$EDGE_PID" INT 20
     stop_pid "nginx (proxy)" "$NGINX_PROXY_PID" TERM 10
@@ -208,6 +210,8 @@ start_edge() {
     sed -e "s|^pid_file:.*|pid_file: $WORK/switchyard.pid|" \
         -e "s|^upgrade_sock:.*|upgrade_sock: $WORK/switchyard_upgrade.sock|" \
         -e "s|^threads:.*|threads: $threads|" \
+        -e "s|^grace_period_seconds:.*|grace_period_seconds: 1|" \
+        -e "s|^graceful_shutdown_timeout_seconds:.*|graceful_shutdown_timeout_seconds: 1|" \
         "$REPO_ROOT/conf/switchyard.yaml" >"$WORK/switchyard.yaml"
     BENCH_EDGE_LISTEN="127.0.0.1:$EDGE_PORT" \
         BENCH_EDGE_ADMIN="127.0.0.1:$EDGE_ADMIN_PORT" \
@@ -215,10 +219,10 @@ start_edge() {
         BENCH_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
         BENCH_FAST_UPSTREAM="127.0.0.1:$FAST_PORT" \
         BENCH_LEGACY_UPSTREAM="127.0.0.1:$SAMPLE_PORT" \
-        spawn_on "$cpus" switchyard "$BIN/switchyard" run \
+        spawn_on "$cpus" "switchyard-$threads-threads" "$BIN/switchyard" run \
         --routes "$REPO_ROOT/bench/routes.toml" --conf "$WORK/switchyard.yaml"
     EDGE_PID=$LAST_PID
-    wait_port "$EDGE_PORT" switchyard "$EDGE_PID"
+    wait_port "$EDGE_PORT" "switchyard-$threads-threads" "$EDGE_PID"
 }
 
 # A fast stop: the grace period would only make the run longer.
@@ -250,12 +254,25 @@ measure() {
         local before
         before="$(cpu_ticks $pids)"
         log "$scenario / $label: $*"
-        "$@" >"$RUN_OUT" 2>&1 || warn "$scenario / $label: load command exited with $?"
+        # In the background with `wait`, so a signal to this script is handled at once.
+        "$@" >"$RUN_OUT" 2>&1 &
+        LOAD_PID=$!
+        local rc=0
+        wait "$LOAD_PID" || rc=$?
+        LOAD_PID=""
+        if [ "$rc" -ne 0 ] && ! tolerated_failure "$scenario" "$rc"; then
+            tail -n 20 "$RUN_OUT" >&2 || true
+            die "$scenario / $label: the load command failed (exit $rc); see $RUN_OUT"
+        fi
         RUN_CPU_TICKS=$(($(cpu_ticks $pids) - before))
         RUN_PEAK_KB="$(peak_rss_kb $pids)"
     }
     COMMANDS+="$(printf '%q ' "$@")"$'\n'
 }
+
+# The spike's load generator exits 1 when a booking was lost or a request failed: that
+# is a result to report, not a broken run.
+tolerated_failure() { [ "$1" = spike ] && [ "$2" -eq 1 ]; }
 
 # Appends a result row from a wrk run; $1 scenario, $2 label, $3 what the row is.
 wrk_row() {
@@ -357,7 +374,10 @@ capture_enqueue_command() {
 scenario_booking_accept() {
     local command=() concurrency
     flush_redis
-    mapfile -t command < <(capture_enqueue_command)
+    # Through a file: `die` in a process substitution would not stop this script.
+    capture_enqueue_command >"$WORK/enqueue-command.txt"
+    mapfile -t command <"$WORK/enqueue-command.txt"
+    [ "${#command[@]}" -gt 4 ] || die "could not read the edge's enqueue command from MONITOR"
     for concurrency in 16 64 256; do
         flush_redis
         measure booking-accept "switchyard c=$concurrency" "$EDGE_PID" -- taskset -c 1 wrk -t 1 \
@@ -411,9 +431,14 @@ scenario_spike() {
     SPIKE_PEAK_KB=$RUN_PEAK_KB
     stop_pid "switchyard worker" "$WORKER_PID" TERM 30
     WORKER_PID=""
+    SEATS_SOLD="$(pg_admin "$PG_PORT" "$DB" -tAc \
+        "select coalesce(sum(quantity), 0) from bookings where event_id = 1 and status = 'confirmed'")"
+    SEATS_LEFT="$(pg_admin "$PG_PORT" "$DB" -tAc "select seats_available from events where id = 1")"
     cp "$RUN_OUT" "$WORK/spike-report.txt"
     [ -f "$out/timeline.csv" ] || die "the spike wrote no timeline; see $RUN_OUT"
-    gnuplot -e "input='$out/timeline.csv'; output='$OUTPUT/spike.png'" \
+    # The last second is partial; as a rate it would look like a collapse.
+    head -n -1 "$out/timeline.csv" >"$out/timeline-full-seconds.csv"
+    gnuplot -e "input='$out/timeline-full-seconds.csv'; output='$OUTPUT/spike.png'" \
         "$REPO_ROOT/bench/spike.gnuplot"
     COMMANDS+="gnuplot -e \"input='timeline.csv'; output='spike.png'\" bench/spike.gnuplot"$'\n'
 }
@@ -454,12 +479,26 @@ profile_pass_through() {
 
 # ---------------------------------------------------------------------------
 
+# $2 (the value of setting $1) must be a positive whole number.
+positive() {
+    [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive whole number, not '$2'"
+}
+
+check_settings() {
+    positive BENCH_SECONDS "$SECONDS_PER_RUN"
+    positive BENCH_CONNECTIONS "$CONNECTIONS"
+    positive BENCH_SPIKE_FANS "$SPIKE_FANS"
+    [ "$SPIKE_FANS" -le 15000 ] || die "BENCH_SPIKE_FANS over 15000 would run out of file descriptors"
+    [ "$(nproc)" -ge 2 ] || die "the benchmark needs two CPUs: one for the server under test, one for the load"
+}
+
 main() {
     cd "$REPO_ROOT"
     trap on_exit EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
 
+    check_settings
     ensure_packages
     ensure_bench_packages
     ensure_rust
@@ -468,6 +507,8 @@ main() {
     start_private_redis "$(next_free_port 16400)"
     taskset -a -p -c 1 "$REDIS_STARTED_PID" >/dev/null
     fresh_database
+    # Logs, configs and raw outputs of this run only.
+    rm -rf "$WORK"
     mkdir -p "$WORK" "$OUTPUT"
     ulimit -n "$(ulimit -Hn)"
 

@@ -19,9 +19,9 @@ HEAD
     report_table pass-through "1. Pass-through" \
         "The edge and nginx in front of the same static nginx upstream, $CONNECTIONS keep-alive connections, ${SECONDS_PER_RUN} s."
     report_table catalog "2. Native catalog read" \
-        "\`GET /api/events/2\`: the edge's native read without and with its 1 s micro-cache, nginx serving the same bytes as a fixed file, and the edge passing the read to the sample legacy app (CPU and RSS there are the edge's plus the app's). $CONNECTIONS connections, ${SECONDS_PER_RUN} s."
+        "One event as JSON: the edge's native read uncached (\`/uncached/events/2\`, a PostgreSQL query each time) and through its 1 s micro-cache (\`/api/events/2\`), nginx serving the same bytes from a file (\`/fixed/event\`), and the edge passing \`/api/events/2\` to the sample legacy app (CPU and RSS there are the edge's plus the app's). PostgreSQL is not pinned and its CPU is not counted. $CONNECTIONS connections, ${SECONDS_PER_RUN} s."
     report_table booking-accept "3. Booking accept" \
-        "\`POST /bench/bookings\` (validate, enqueue the Sidekiq job and its status record in one script, answer 202) at rising concurrency, and redis-benchmark sending the edge's own EVALSHA (captured with MONITOR) to the same Redis at the same concurrency: the ceiling. For redis-benchmark, CPU and RSS are Redis's."
+        "\`POST /bench/bookings\` (validate, enqueue the Sidekiq job and its status record in one script, answer 202) at rising concurrency, and redis-benchmark sending the edge's own EVALSHA (captured with MONITOR) to the same Redis at the same concurrency: the ceiling. For redis-benchmark, CPU and RSS are Redis's. Redis runs on CPU 1, which it shares with wrk in the edge's runs and has to itself in redis-benchmark's (redis-benchmark takes the edge's place on CPU 0): the ceiling is the more generous side."
     report_spike
     report_table connections "5. Connections" \
         "10,000 keep-alive connections opened at once and served for ${SECONDS_PER_RUN} s (wrk, one thread)."
@@ -75,6 +75,10 @@ report_table() {
 # target row: what, measured, goal, met
 target_row() {
     local met=no
+    if ! [[ "$2" =~ ^[0-9.]+$ ]]; then
+        printf '| %s | no figure | %s %s | no |\n' "$1" "$4" "$3"
+        return 0
+    fi
     awk -v m="$2" -v g="$3" -v dir="$4" 'BEGIN {
         exit !((dir == ">=" && m + 0 >= g + 0) || (dir == "<=" && m + 0 <= g + 0)) }' && met=yes
     printf '| %s | %s | %s %s | %s |\n' "$1" "$2" "$4" "$3" "$met"
@@ -131,11 +135,15 @@ the 1 s micro-cache), posts a booking of 1 to 4 seats with an \`Idempotency-Key\
 (on \`503 overloaded\` it waits for \`Retry-After\`, at most 2 s, and retries the same
 key, at most 3 times), then long-polls \`?wait=25\` until the booking is final.
 \`switchyard worker\` drains the queue; admission control refuses bookings past
-2,000 waiting jobs. Everything runs unpinned on both cores.
+2,000 waiting jobs. Everything shares both cores: the edge (with the shipped two
+threads), the fans, the worker, PostgreSQL and Redis.
 
-| outcome | fans |
+Seats sold: ${SEATS_SOLD:-?} of 1,250; seats left: ${SEATS_LEFT:-?}.
+
+| outcome | count |
 | --- | ---: |
 SPIKE
+    # Fans by outcome, then the overload answers they retried and the failed requests.
     for name in accepted confirmed rejected expired refused lost errors refused_attempts; do
         printf '| %s | %s |\n' "$name" "$(spike_figure "$name")"
     done
@@ -170,6 +178,9 @@ PROFILE
 
 report_commands() {
     echo '## Commands, as run'
+    echo
+    echo "Against the servers \`bench/run.sh\` configures and starts (their configs and logs are"
+    echo "in \`\$SWITCHYARD_STATE_DIR/bench\`); the EVALSHA needs the script the edge loads first."
     echo
     echo '```'
     printf '%s' "$COMMANDS"
