@@ -61,8 +61,9 @@ struct SpikeArgs {
     #[arg(long)]
     out: PathBuf,
 
-    /// Seconds each status poll asks the edge to hold the request.
-    #[arg(long, default_value_t = 25)]
+    /// Seconds each status poll asks the edge to hold the request; below the 60 s a
+    /// request may take, so a held poll is never counted as a timeout.
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(0..=55))]
     wait: u64,
 
     /// Retries of a booking refused as overloaded, with the same Idempotency-Key.

@@ -285,7 +285,9 @@ impl Spike {
     async fn exchange(&self, step: Step, request: Request<Body>) -> Result<Reply, Failure> {
         let limit = self.time_left().min(REQUEST_TIMEOUT);
         let attempt = self.http.send(request, limit).await;
-        if attempt.result.is_ok() {
+        // A timed-out request counts at the time it was given, or the percentiles
+        // would look better the more requests time out.
+        if matches!(attempt.result, Ok(_) | Err(Failure::TimedOut)) {
             let at = self.at();
             self.record(|r| r.response(at, step, attempt.latency));
         }
