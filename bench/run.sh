@@ -307,7 +307,7 @@ field_of() {
     printf '%s' "$ROWS" | awk -F'\t' -v s="$1" -v l="$2" -v f="$3" '$1 == s && $2 == l { print $f }'
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 run_wrk() {
     local scenario="$1" label="$2" pids="$3" connections="$4" url="$5"

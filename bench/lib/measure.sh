@@ -45,6 +45,8 @@ peak_rss_kb() {
 }
 
 to_ms() {
+    # Nothing for a figure wrk did not print, so the report shows it as missing.
+    [ -n "$1" ] || return 0
     awk -v v="$1" 'BEGIN {
         n = v + 0
         if (v ~ /us$/) n /= 1000
