@@ -9,7 +9,7 @@ write_report() {
 # Benchmark results
 
 Written by \`./bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') at commit
-\`$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)\`. Run it
+\`$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)\`$(uncommitted_note). Run it
 again to replace this file; the reading of the figures is in \`bench/analysis.md\`
 (copied at the end).
 
@@ -31,6 +31,15 @@ HEAD
         echo
         cat "$REPO_ROOT/bench/analysis.md"
     fi
+}
+
+# Says so when the tree the binaries were built from differs from its commit (this
+# run's own report and chart aside).
+uncommitted_note() {
+    local changed
+    changed="$(git -C "$REPO_ROOT" status --porcelain --untracked-files=no -- . \
+        ':!bench/RESULTS.md' ':!bench/spike.png' 2>/dev/null)"
+    [ -z "$changed" ] || printf ' with uncommitted changes'
 }
 
 report_machine() {
