@@ -101,6 +101,8 @@ impl BackgroundService for Reloader {
                 return;
             }
         };
+        // From here on a SIGHUP reloads; one that came earlier would have been lost.
+        log::info!("reloading {} on SIGHUP", self.routes.display());
         let mut ticks = tokio::time::interval(WATCH_INTERVAL);
         let mut seen = file_stamp(&self.routes);
         loop {

@@ -351,6 +351,9 @@ fn spawn(
 /// Polls until the port accepts TCP, the process exits, or the start deadline.
 ///
 /// On failure the process has exited or been killed, and is reaped.
+/// What the edge logs once its reload task listens for SIGHUP.
+const RELOAD_READY: &str = "on SIGHUP";
+
 async fn wait_ready(child: &mut Child, addr: SocketAddr, dir: &Path) -> Result<(), StartError> {
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
@@ -361,7 +364,8 @@ async fn wait_ready(child: &mut Child, addr: SocketAddr, dir: &Path) -> Result<(
                 logs,
             });
         }
-        if accepts(addr).await {
+        // Ready once it serves and a SIGHUP would reload rather than be lost.
+        if accepts(addr).await && read_logs(dir).contains(RELOAD_READY) {
             return Ok(());
         }
         if Instant::now() >= deadline {
