@@ -130,6 +130,13 @@ events { worker_connections 20000; }
 CONF
 }
 
+# Runs nginx with $WORK/$1/nginx.conf on CPU $2 until it listens on port $3; sets LAST_PID.
+run_nginx() {
+    local dir="$WORK/$1"
+    spawn_on "$2" "$1" /usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;'
+    wait_port "$3" "$1" "$LAST_PID"
+}
+
 start_nginx_fast() {
     local dir="$WORK/nginx-fast"
     mkdir -p "$dir/logs"
@@ -148,9 +155,8 @@ http {
 }
 CONF
     } >"$dir/nginx.conf"
-    spawn_on 1 nginx-fast /usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;'
+    run_nginx nginx-fast 1 "$FAST_PORT"
     NGINX_FAST_PID=$LAST_PID
-    wait_port "$FAST_PORT" nginx-fast "$NGINX_FAST_PID"
 }
 
 # nginx as the alternative proxy: the same forwarding headers as the edge, an access
@@ -192,9 +198,8 @@ http {
 }
 CONF
     } >"$dir/nginx.conf"
-    spawn_on 0 nginx-proxy /usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;'
+    run_nginx nginx-proxy 0 "$NGINX_PORT"
     NGINX_PROXY_PID=$LAST_PID
-    wait_port "$NGINX_PORT" nginx-proxy "$NGINX_PROXY_PID"
 }
 
 start_sample() {
