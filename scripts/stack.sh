@@ -117,7 +117,7 @@ PostgreSQL: 127.0.0.1:$PG_PORT, Redis: 127.0.0.1:$REDIS_PORT). Try it:
   curl -s $base/admin
   curl -s -X POST $base/echo -d hi
   $BIN_DIR/switchyard check routes.toml
-  curl -s http://127.0.0.1:9180/readyz     # admin listener (SWITCHYARD_ADMIN_LISTEN)
+  curl -s http://${SWITCHYARD_ADMIN_LISTEN:-127.0.0.1:9180}/readyz     # admin listener
 
 Ctrl-C stops everything this script started.
 
